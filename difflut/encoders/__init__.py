@@ -1,0 +1,3 @@
+"""Input encoders (registered with :func:`difflut.registry.register_encoder`)."""
+
+__all__: list[str] = []

@@ -1,0 +1,139 @@
+"""The contract every LUT node type implements.
+
+A node module holds ``num_nodes`` independent k-input nodes with parameters
+shaped ``(num_nodes, ...)``; all of them are evaluated by one tensor op.
+
+Shapes: ``forward(x)`` takes ``x`` of shape ``(B, num_nodes, k)`` (node n reads
+``x[:, n, :]``, input j = address bit j) and returns ``(B, num_nodes)``.
+
+Training mode: inputs are soft bits in [0, 1] (or hard bits); the output and its
+gradient follow the node's paper (see each subclass).
+
+Eval mode (the hardware function): inputs must be exactly 0 or 1, anything else
+raises. The output is ``truth_table()[n, address(x[b, n])]`` as 0./1. in the
+input's dtype. ``truth_table()`` is each node's *hard decision* evaluated on all
+``2**k`` corners, computed on a float64 CPU copy of the node, so the table (and
+so eval mode on every device, and every hardware backend) does not depend on the
+device or on the floating-point order of a batched computation.
+For nodes decided by a score the rule is ``score >= 0`` on :meth:`corner_scores`.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from ..bits import address, check_k, corners
+
+
+class BaseNode(nn.Module):
+    registry_name = "base"
+    #: the k this node type supports (None: any k in 1..MAX_K)
+    supported_k: tuple[int, ...] | None = None
+
+    def __init__(self, num_nodes: int, k: int):
+        super().__init__()
+        if not isinstance(num_nodes, int) or isinstance(num_nodes, bool) or num_nodes < 1:
+            raise ValueError(f"num_nodes must be a positive int, got {num_nodes!r}")
+        self.num_nodes = num_nodes
+        self.k = check_k(k)
+        if self.supported_k is not None and self.k not in self.supported_k:
+            raise ValueError(f"{type(self).__name__} supports k in {self.supported_k}, got k={k}")
+        self._table_cache: torch.Tensor | None = None
+        self._table_key: tuple | None = None
+
+    # -- to implement -------------------------------------------------------
+    def train_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Training-mode output for soft inputs x (B, num_nodes, k) -> (B, num_nodes)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement train_forward")
+
+    def corner_scores(self) -> torch.Tensor:
+        """Differentiable real scores on every corner, (num_nodes, 2**k); hard decision is ``>= 0``.
+
+        Also what the table regularisers (l1, l2, spectral) act on.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement corner_scores")
+
+    def hard_table(self) -> torch.Tensor:
+        """The hard decision on every corner, bool (num_nodes, 2**k). Override if not ``score >= 0``."""
+        return self.corner_scores() >= 0
+
+    def residual_init_(self, input_index: int = 0) -> None:
+        """Re-initialise every node as a pass-through of its input ``input_index``."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement residual_init_")
+
+    # -- shared machinery ---------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_shape(x)
+        if self.training:
+            return self.train_forward(x)
+        return self.eval_forward(x)
+
+    def eval_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The hardware function: a lookup of binary inputs in :meth:`truth_table`."""
+        self._check_shape(x)
+        if not bool(((x == 0) | (x == 1)).all()):
+            bad = x[(x != 0) & (x != 1)]
+            raise ValueError(
+                f"{type(self).__name__} in eval mode takes binary inputs (0 or 1); "
+                f"got {bad.numel()} other value(s), e.g. {bad.flatten()[0].item()!r}"
+            )
+        table = self.truth_table().to(device=x.device)
+        flat = torch.arange(self.num_nodes, device=x.device) * (1 << self.k) + address(x)
+        return table.flatten()[flat].to(x.dtype)
+
+    def truth_table(self) -> torch.Tensor:
+        """Bool (num_nodes, 2**k): entry [n, a] is node n's output at address a (input j = bit j).
+
+        Cached until a parameter or buffer changes (in place or replaced).
+        """
+        key = self._state_key()
+        if self._table_cache is None or key != self._table_key:
+            self._table_cache = None
+            reference = copy.deepcopy(self).to(device="cpu", dtype=torch.float64)
+            with torch.no_grad():
+                table = reference.hard_table()
+            expected = (self.num_nodes, 1 << self.k)
+            if table.dtype != torch.bool or tuple(table.shape) != expected:
+                raise RuntimeError(
+                    f"{type(self).__name__}.hard_table returned {table.dtype} {tuple(table.shape)}, "
+                    f"expected bool {expected}"
+                )
+            self._table_cache = table.contiguous()
+            self._table_key = key
+        return self._table_cache
+
+    def corners(self, dtype=None) -> torch.Tensor:
+        """All 2**k binary inputs (2**k, k) on this node's device (see :func:`difflut.bits.corners`)."""
+        ref = next(iter(self.parameters()), None)
+        return corners(
+            self.k,
+            dtype=dtype or (ref.dtype if ref is not None else torch.float32),
+            device=ref.device if ref is not None else None,
+        )
+
+    def _state_key(self) -> tuple:
+        tensors = list(self.parameters()) + list(self.buffers())
+        return tuple((t.data_ptr(), t._version, t.dtype, str(t.device), tuple(t.shape)) for t in tensors)
+
+    def _check_shape(self, x: torch.Tensor) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{type(self).__name__} expects a torch.Tensor, got {type(x).__name__}")
+        if x.dim() != 3 or x.shape[1] != self.num_nodes or x.shape[2] != self.k:
+            raise ValueError(
+                f"{type(self).__name__} expects input of shape (batch, {self.num_nodes}, {self.k}), "
+                f"got {tuple(x.shape)}"
+            )
+        if not x.is_floating_point():
+            raise TypeError(f"{type(self).__name__} expects a floating-point input, got {x.dtype}")
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_table_cache"] = None
+        state["_table_key"] = None
+        return state
+
+    def extra_repr(self) -> str:
+        return f"num_nodes={self.num_nodes}, k={self.k}"
