@@ -1,3 +1,27 @@
-"""Input encoders (registered with :func:`difflut.registry.register_encoder`)."""
+"""Input encoders (registered with :func:`difflut.registry.register_encoder`).
 
-__all__: list[str] = []
+Each maps float features to bits by exact comparisons with fitted per-feature thresholds;
+see ``docs/encoders.md`` for every encoder's fit rule and bit definitions.
+"""
+
+from .base import BaseEncoder
+from .binary import BinaryEncoder
+from .gray import GrayEncoder
+from .hardware_form import EncoderHardwareForm
+from .logarithmic import LogarithmicEncoder
+from .onehot import OneHotEncoder
+from .sign_magnitude import SignMagnitudeEncoder
+from .thermometer import DistributiveThermometerEncoder, GaussianThermometerEncoder, ThermometerEncoder
+
+__all__ = [
+    "BaseEncoder",
+    "BinaryEncoder",
+    "DistributiveThermometerEncoder",
+    "EncoderHardwareForm",
+    "GaussianThermometerEncoder",
+    "GrayEncoder",
+    "LogarithmicEncoder",
+    "OneHotEncoder",
+    "SignMagnitudeEncoder",
+    "ThermometerEncoder",
+]

@@ -65,6 +65,12 @@ class BaseNode(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} does not implement residual_init_")
 
     # -- shared machinery ---------------------------------------------------
+    def check_input_index(self, input_index: int) -> int:
+        """Validate an input index (0..k-1) for :meth:`residual_init_`."""
+        if not isinstance(input_index, int) or isinstance(input_index, bool) or not 0 <= input_index < self.k:
+            raise ValueError(f"input_index must be an int in 0..{self.k - 1}, got {input_index!r}")
+        return input_index
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_shape(x)
         if self.training:

@@ -1,0 +1,170 @@
+"""EncoderHardwareForm: an encoder's exact bits as functions of integer input codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputError
+from ..input_format import InputFormat
+
+_DICT_KEYS = {"encoder", "input_format", "num_features", "num_bits", "thresholds", "tables"}
+
+
+def _numeric_order(fmt: InputFormat) -> np.ndarray:
+    """Addresses (raw bit patterns) of every code in ascending numeric order, int64 (2**bits,)."""
+    return np.arange(fmt.min_code, fmt.max_code + 1, dtype=np.int64) & (fmt.num_codes - 1)
+
+
+def _threshold_view(fmt: InputFormat, tables: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(is_threshold, thresholds) of address-indexed tables (F, n, 2**bits); see EncoderHardwareForm."""
+    numeric = tables[..., _numeric_order(fmt)]
+    is_threshold = ~(numeric[..., :-1] & ~numeric[..., 1:]).any(-1)
+    thresholds = fmt.max_code + 1 - numeric.sum(-1, dtype=np.int64)
+    return is_threshold, np.where(is_threshold, thresholds, fmt.min_code - 1).astype(np.int64)
+
+
+def _checked_tables(fmt: InputFormat, tables) -> np.ndarray:
+    if not isinstance(fmt, InputFormat):
+        raise TypeError(f"input_format must be an InputFormat, got {type(fmt).__name__}")
+    tables = np.asarray(tables)
+    if tables.dtype != np.bool_ or tables.ndim != 3 or tables.shape[2] != fmt.num_codes or 0 in tables.shape:
+        raise ValueError(f"tables must be bool (F, num_bits, {fmt.num_codes}) with F, num_bits >= 1, "
+                         f"got {tables.dtype} {tables.shape}")
+    return tables
+
+
+def _frozen(a: np.ndarray, dtype) -> np.ndarray:
+    a = np.array(a, dtype=dtype, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class EncoderHardwareForm:
+    """What an encoder computes on every integer code of an :class:`~difflut.InputFormat`.
+
+    Fields:
+
+    * ``tables``: bool (F, num_bits, 2**bits); ``tables[f, b, a]`` is bit b of feature f
+      when that feature's code has raw bit pattern ``a = input_format.address(code)``
+      (two's complement when signed).
+    * ``is_threshold``: bool (F, num_bits); true where the bit is monotone non-decreasing in
+      the numeric code order.
+    * ``thresholds``: int64 (F, num_bits); where ``is_threshold``, the bit is exactly
+      ``code >= thresholds[f, b]`` (``min_code`` when always 1, ``max_code + 1`` when always 0);
+      elsewhere it holds ``min_code - 1`` and means nothing.
+
+    Build it with :meth:`from_tables` (or ``encoder.hardware_form(fmt)``); the constructor
+    checks that ``is_threshold`` and ``thresholds`` agree with ``tables``.
+    """
+
+    input_format: InputFormat
+    encoder: str
+    tables: np.ndarray
+    is_threshold: np.ndarray
+    thresholds: np.ndarray
+
+    def __post_init__(self):
+        object.__setattr__(self, "tables", _frozen(_checked_tables(self.input_format, self.tables), np.bool_))
+        object.__setattr__(self, "is_threshold", _frozen(self.is_threshold, np.bool_))
+        object.__setattr__(self, "thresholds", _frozen(self.thresholds, np.int64))
+        is_threshold, thresholds = _threshold_view(self.input_format, self.tables)
+        if not (np.array_equal(self.is_threshold, is_threshold) and np.array_equal(self.thresholds, thresholds)):
+            raise ValueError("is_threshold / thresholds do not agree with tables")
+
+    @classmethod
+    def from_tables(cls, input_format: InputFormat, encoder: str, tables: np.ndarray) -> "EncoderHardwareForm":
+        """The form of address-indexed bool tables (F, num_bits, 2**bits)."""
+        tables = _checked_tables(input_format, tables)
+        is_threshold, thresholds = _threshold_view(input_format, tables)
+        return cls(input_format, encoder, tables, is_threshold, thresholds)
+
+    @property
+    def num_features(self) -> int:
+        return self.tables.shape[0]
+
+    @property
+    def num_bits(self) -> int:
+        return self.tables.shape[1]
+
+    @property
+    def output_size(self) -> int:
+        return self.num_features * self.num_bits
+
+    def evaluate(self, codes) -> np.ndarray:
+        """Bits of integer codes (B, F) -> bool (B, F * num_bits), feature-major like ``encode``."""
+        codes = np.asarray(codes)
+        if not np.issubdtype(codes.dtype, np.integer):
+            raise TypeError(f"codes must be an integer array, got dtype {codes.dtype}")
+        if codes.ndim != 2 or codes.shape[1] != self.num_features:
+            raise InputError(f"codes must have shape (batch, {self.num_features}), got {codes.shape}")
+        fmt = self.input_format
+        if codes.size and (codes.min() < fmt.min_code or codes.max() > fmt.max_code):
+            raise InputError(
+                f"codes out of range for the input format: allowed {fmt.min_code}..{fmt.max_code}, "
+                f"got {codes.min()}..{codes.max()}"
+            )
+        address = codes.astype(np.int64) & (fmt.num_codes - 1)
+        bits = self.tables[np.arange(self.num_features), :, address]  # (B, F, num_bits)
+        return bits.reshape(codes.shape[0], -1)
+
+    def to_dict(self) -> dict:
+        """JSON-friendly dict: per bit either an int threshold or a hex table (bit a = address a)."""
+        width = (self.input_format.num_codes + 3) // 4
+        packed = np.packbits(self.tables, axis=-1, bitorder="little")
+        thresholds, tables = [], []
+        for f in range(self.num_features):
+            thresholds.append([int(self.thresholds[f, b]) if self.is_threshold[f, b] else None
+                               for b in range(self.num_bits)])
+            tables.append([None if self.is_threshold[f, b]
+                           else format(int.from_bytes(packed[f, b].tobytes(), "little"), f"0{width}x")
+                           for b in range(self.num_bits)])
+        return {
+            "encoder": self.encoder,
+            "input_format": self.input_format.to_dict(),
+            "num_features": self.num_features,
+            "num_bits": self.num_bits,
+            "thresholds": thresholds,
+            "tables": tables,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EncoderHardwareForm":
+        if set(d) != _DICT_KEYS:
+            raise ValueError(f"EncoderHardwareForm dict needs keys {sorted(_DICT_KEYS)}, got {sorted(d)}")
+        fmt = InputFormat.from_dict(d["input_format"])
+        features, n = d["num_features"], d["num_bits"]
+        for key in ("thresholds", "tables"):
+            if len(d[key]) != features or any(len(row) != n for row in d[key]):
+                raise ValueError(f"{key} must be a {features} x {n} nested list")
+        codes = np.arange(fmt.min_code, fmt.max_code + 1, dtype=np.int64)
+        order = _numeric_order(fmt)
+        tables = np.empty((features, n, fmt.num_codes), dtype=np.bool_)
+        for f in range(features):
+            for b in range(n):
+                t, h = d["thresholds"][f][b], d["tables"][f][b]
+                if (t is None) == (h is None):
+                    raise ValueError(f"bit ({f}, {b}) needs exactly one of a threshold and a table")
+                if t is not None:
+                    tables[f, b, order] = codes >= int(t)
+                else:
+                    try:
+                        raw = int(h, 16).to_bytes((fmt.num_codes + 7) // 8, "little")
+                    except (OverflowError, TypeError, ValueError):
+                        raise ValueError(f"bit ({f}, {b}): {h!r} is not a {fmt.num_codes}-bit hex table") from None
+                    tables[f, b] = np.unpackbits(np.frombuffer(raw, np.uint8), bitorder="little")[: fmt.num_codes]
+        form = cls.from_tables(fmt, d["encoder"], tables)
+        stored_as_threshold = np.array([[t is not None for t in row] for row in d["thresholds"]], dtype=bool)
+        if not np.array_equal(form.is_threshold, stored_as_threshold):
+            raise ValueError("a bit stored as a table is a threshold (or the reverse): the dict is not canonical")
+        return form
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, EncoderHardwareForm):
+            return NotImplemented
+        return (self.input_format == other.input_format and self.encoder == other.encoder
+                and np.array_equal(self.tables, other.tables))
+
+    __hash__ = None

@@ -1,0 +1,122 @@
+"""Extended Finite Difference (EFD): the surrogate gradient of a hard table lookup.
+
+From Differentiable Weightless Neural Networks (Bacellar et al., ICML 2024,
+arXiv:2410.11112). A node reads its table ``T`` at the address ``u`` of its
+thresholded inputs (``x_j >= 0.5``). EFD gives input j the derivative::
+
+    dT[u]/dx_j = sum_c (-1)**(1 - c_j) * w(H_j(c, u)) * T[c]
+               = sum_{c: c_j = 0} w(H_j(c, u)) * (T[c | 2**j] - T[c])
+
+over all ``2**k`` addresses ``c``, where ``H_j(c, u)`` is the Hamming distance
+of ``c`` and ``u`` ignoring bit j. Weightings ``w(d)``, ``d = 0..k-1``:
+
+* ``"paper"``: ``w(d) = 1 / (d + 1)`` (the paper's equation);
+* ``"released"``: ``w(d) = alpha * beta**d`` with ``alpha = 0.5 * 0.75**(k-1)``
+  and ``beta = 1/3``, the authors' released CUDA kernel. These weights satisfy
+  ``sum_d C(k-1, d) w(d) = 1/2``, so ``|dT[u]/dx_j| <= 1`` for a table in [-1, 1].
+
+The table entry that was read gets the upstream gradient unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from ..bits import subset_order
+from .lookup import flat_address
+
+EFD_WEIGHTINGS = ("paper", "released")
+
+
+def efd_distance_weights(k: int, weighting: str = "paper") -> torch.Tensor:
+    """``w(d)`` for Hamming distances ``d = 0..k-1``, float64 (k,)."""
+    d = torch.arange(k, dtype=torch.float64)
+    if weighting == "paper":
+        return 1.0 / (d + 1.0)
+    if weighting == "released":
+        return 0.5 * 0.75 ** (k - 1) * (1.0 / 3.0) ** d
+    raise ValueError(f"EFD weighting must be one of {EFD_WEIGHTINGS}, got {weighting!r}")
+
+
+@functools.lru_cache(maxsize=None)
+def _pair_matrix_cpu(k: int, weighting: str) -> torch.Tensor:
+    weights = efd_distance_weights(k, weighting)
+    if k == 1:
+        return weights.view(1, 1)
+    u = torch.arange(1 << (k - 1))
+    return weights[subset_order(k - 1)[u.unsqueeze(1) ^ u.unsqueeze(0)]]
+
+
+def efd_input_factors(table: torch.Tensor, weighting: str = "paper") -> torch.Tensor:
+    """EFD derivative of every entry w.r.t. every input: (num_nodes, 2**k) -> (num_nodes, 2**k, k).
+
+    ``out[n, u, j] = sum_{c: c_j = 0} w(H_j(c, u)) * (T[n, c | 2**j] - T[n, c])``.
+    Costs O(num_nodes * k * 4**(k-1)), independent of the batch.
+    """
+    num_nodes, size = table.shape
+    k = size.bit_length() - 1
+    pairs = _pair_matrix_cpu(k, weighting).to(device=table.device, dtype=table.dtype)
+    # diffs[:, j, c'] = T[c with bit j set] - T[c with bit j clear]; c' is c without bit j
+    diffs = []
+    for j in range(k):
+        t = table.view(num_nodes, size >> (j + 1), 2, 1 << j)
+        diffs.append((t[:, :, 1] - t[:, :, 0]).reshape(num_nodes, size >> 1))
+    reduced = torch.stack(diffs, 1) @ pairs  # (num_nodes, k, 2**(k-1)); pairs is symmetric
+    out = table.new_empty(num_nodes, size, k)
+    for j in range(k):
+        m = reduced[:, j].view(num_nodes, size >> (j + 1), 1, 1 << j)
+        out[:, :, j] = m.expand(-1, -1, 2, -1).reshape(num_nodes, size)
+    return out
+
+
+class EFDLookup(torch.autograd.Function):
+    """Hard lookup ``T[n, address(x >= 0.5)]`` with the EFD backward.
+
+    forward(x (B, N, k), table (N, 2**k), weighting, hard, grad_scale) -> (B, N):
+    the entry read (``hard=False``) or ``[entry >= 0]`` as 0./1. (``hard=True``), in
+    the promoted dtype of ``x`` and ``table``. Backward (upstream ``g``, times
+    ``grad_scale``): the entry read gets ``g`` (a straight-through step when
+    ``hard``); ``x[b, n, j]`` gets ``g * efd_input_factors(table)[n, u, j]``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, table, weighting, hard, grad_scale):
+        flat = flat_address(x)
+        values = table.reshape(-1)[flat]
+        dtype = torch.promote_types(x.dtype, table.dtype)
+        ctx.save_for_backward(flat, table)
+        ctx.weighting, ctx.grad_scale, ctx.x_dtype = weighting, grad_scale, x.dtype
+        return (values >= 0).to(dtype) if hard else values.to(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        flat, table = ctx.saved_tensors
+        if ctx.grad_scale != 1.0:
+            grad = grad * ctx.grad_scale
+        grad_x = grad_table = None
+        if ctx.needs_input_grad[0]:
+            factors = efd_input_factors(table, ctx.weighting).to(ctx.x_dtype)
+            k = factors.shape[-1]
+            grad_x = factors.view(-1, k).index_select(0, flat.view(-1)).view(*flat.shape, k)
+            grad_x.mul_(grad.unsqueeze(-1).to(ctx.x_dtype))
+        if ctx.needs_input_grad[1]:
+            grad_table = torch.zeros(table.numel(), dtype=table.dtype, device=table.device)
+            grad_table.index_add_(0, flat.view(-1), grad.reshape(-1).to(table.dtype))
+            grad_table = grad_table.view_as(table)
+        return grad_x, grad_table, None, None, None
+
+
+def efd_lookup(
+    x: torch.Tensor, table: torch.Tensor, *, weighting: str = "paper", hard: bool = False, grad_scale: float = 1.0
+) -> torch.Tensor:
+    """Apply :class:`EFDLookup`; ``x`` (B, N, k), ``table`` (N, 2**k) -> (B, N)."""
+    if weighting not in EFD_WEIGHTINGS:
+        raise ValueError(f"EFD weighting must be one of {EFD_WEIGHTINGS}, got {weighting!r}")
+    if x.dim() != 3 or table.dim() != 2 or table.shape != (x.shape[1], 1 << x.shape[2]):
+        raise ValueError(
+            f"efd_lookup expects x (batch, N, k) and table (N, 2**k); "
+            f"got {tuple(x.shape)} and {tuple(table.shape)}"
+        )
+    return EFDLookup.apply(x, table, weighting, hard, float(grad_scale))
