@@ -1,0 +1,96 @@
+"""Registry, input format and bit conventions."""
+
+import pytest
+import torch
+
+import difflut
+from difflut import InputFormat
+from difflut.bits import address, corners, subset_order, walsh_coefficients, walsh_matrix
+from difflut.registry import Registry
+
+
+def test_registry_register_get_list_and_errors():
+    reg = Registry("widget")
+
+    @reg.register("b")
+    class B:
+        pass
+
+    @reg.register("a")
+    class A:
+        pass
+
+    assert reg.names() == ["a", "b"] and reg.get("a") is A and A.registry_name == "a"
+    with pytest.raises(KeyError, match="unknown widget 'c'; registered widgets: a, b"):
+        reg.get("c")
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register("a")(B)
+    with pytest.raises(ValueError, match="non-empty"):
+        reg.register("")
+
+
+def test_public_registry_functions_cover_every_component():
+    assert difflut.list_nodes() and difflut.list_encoders() and difflut.list_layers()
+    for name in difflut.list_nodes():
+        assert difflut.get_node(name).registry_name == name
+    for name in difflut.list_encoders():
+        assert difflut.get_encoder(name).registry_name == name
+    for name in difflut.list_layers():
+        assert difflut.get_layer(name).registry_name == name
+    with pytest.raises(KeyError, match="registered nodes"):
+        difflut.get_node("no_such_node")
+
+
+def test_input_format_codes_and_float_map():
+    u8 = InputFormat(8, divisor=255.0)
+    codes = u8.codes()
+    assert codes[0] == 0 and codes[-1] == 255 and len(codes) == 256
+    x = u8.to_float(codes)
+    assert x.dtype == torch.float32
+    assert torch.equal(x, codes.float() / 255.0)  # the documented float32 map
+    s4 = InputFormat(4, signed=True, divisor=2.0, offset=0.5)
+    assert s4.codes().tolist() == list(range(-8, 8))
+    assert s4.to_float(torch.tensor([-8, 7])).tolist() == [-3.5, 4.0]
+    assert s4.address(torch.tensor([-1, -8, 0, 7])).tolist() == [15, 8, 0, 7]
+    assert InputFormat.from_dict(s4.to_dict()) == s4
+
+
+def test_input_format_rejects_bad_values():
+    with pytest.raises(ValueError, match="bits"):
+        InputFormat(0)
+    with pytest.raises(ValueError, match="bits"):
+        InputFormat(17)
+    with pytest.raises(ValueError, match="divisor"):
+        InputFormat(8, divisor=0.0)
+    with pytest.raises(ValueError, match="finite"):
+        InputFormat(8, offset=float("nan"))
+    with pytest.raises(ValueError, match="out of range"):
+        InputFormat(8).to_float(torch.tensor([256]))
+    with pytest.raises(TypeError, match="integer"):
+        InputFormat(8).to_float(torch.tensor([1.0]))
+    with pytest.raises(ValueError, match="unknown"):
+        InputFormat.from_dict({"bits": 8, "scale": 2})
+
+
+def test_address_convention_input_j_is_bit_j():
+    c = corners(3)
+    assert c.shape == (8, 3)
+    assert c[5].tolist() == [1.0, 0.0, 1.0]  # 5 = 0b101: x0 = 1, x1 = 0, x2 = 1
+    assert torch.equal(address(c), torch.arange(8))
+    assert address(torch.tensor([[0.0, 1.0, 1.0, 0.0]])).item() == 6
+
+
+def test_walsh_round_trip_and_orders():
+    k = 4
+    h = walsh_matrix(k, torch.float64)
+    assert torch.equal(h @ h, 16 * torch.eye(16, dtype=torch.float64))
+    f = torch.randn(3, 16, dtype=torch.float64)
+    c = walsh_coefficients(f)
+    assert torch.allclose(c @ h, f)
+    assert subset_order(3).tolist() == [0, 1, 1, 2, 1, 2, 2, 3]
+    # x1 as +-1 (value (-1)**x1) has a single order-1 coefficient on S = {1}
+    g = 1 - 2 * corners(k, torch.float64)[:, 1]
+    cg = walsh_coefficients(g)
+    assert torch.allclose(cg, torch.eye(16, dtype=torch.float64)[2])
+    with pytest.raises(ValueError, match="power of two"):
+        walsh_coefficients(torch.zeros(3, 6))
