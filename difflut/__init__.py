@@ -6,6 +6,7 @@ from . import encoders, layers, nodes
 from .errors import DiffLUTError, InputError, NotFittedError
 from .input_format import InputFormat
 from .layers import GroupSum
+from .models import BaseModel, get_model, list_models, load
 from .registry import (
     get_encoder,
     get_layer,
@@ -15,11 +16,20 @@ from .registry import (
     list_nodes,
     register_encoder,
     register_layer,
+    register_model,
     register_node,
 )
+from .training import evaluate, train
 
 __all__ = [
     "__version__",
+    "BaseModel",
+    "evaluate",
+    "get_model",
+    "list_models",
+    "load",
+    "register_model",
+    "train",
     "DiffLUTError",
     "GroupSum",
     "InputError",

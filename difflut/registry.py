@@ -1,4 +1,4 @@
-"""Name -> class registries for encoders, nodes and layers.
+"""Name -> class registries for encoders, nodes, layers and zoo models.
 
 Components register themselves at import time::
 
@@ -58,6 +58,7 @@ class Registry:
 ENCODERS = Registry("encoder")
 NODES = Registry("node")
 LAYERS = Registry("layer")
+MODELS = Registry("model")
 
 
 def register_encoder(name: str):
@@ -73,6 +74,11 @@ def register_node(name: str):
 def register_layer(name: str):
     """Class decorator: register a layer class under ``name``."""
     return LAYERS.register(name)
+
+
+def register_model(name: str):
+    """Class or factory decorator: register a zoo model under ``name``."""
+    return MODELS.register(name)
 
 
 def get_encoder(name: str) -> type:

@@ -1,0 +1,204 @@
+"""Self-contained, verified checkpoints of zoo models.
+
+A checkpoint is a ``torch.save`` file holding only tensors and plain containers
+(so it loads with ``torch.load(..., weights_only=True)``, which cannot run code)::
+
+    {
+        "format": "difflut-checkpoint", "format_version": 1,
+        "library_version": "0.1.0",
+        "model_name": "mnist_fc_8k_linear",
+        "seed": 0,
+        "overrides": {...},          # what get_model was given (lists for tuples)
+        "config": {...},             # the resolved configuration, for checking
+        "state_dict": {name: tensor},  # the whole model: encoder thresholds, wiring, weights
+        "digest": "sha256 hex",      # over names, dtypes, shapes and bytes of state_dict
+        "metadata": {...},           # plain values, e.g. epoch and accuracy from training
+    }
+
+``get_model(name, seed, **overrides).load_checkpoint(path)`` and
+:func:`load` (which needs no name) reproduce the saved model's eval outputs exactly.
+Saving writes a temporary file in the target folder and renames it over the target
+(``os.replace``), so a crash never leaves a half-written checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import DiffLUTError
+
+FORMAT = "difflut-checkpoint"
+FORMAT_VERSION = 1
+_KEYS = {"format", "format_version", "library_version", "model_name", "seed", "overrides", "config",
+         "state_dict", "digest", "metadata"}
+#: configuration keys that do not change the saved function (the device)
+_DEVICE_KEYS = ("use_cuda",)
+
+
+class CheckpointError(DiffLUTError, ValueError):
+    """A file is not a readable DiffLUT checkpoint, is corrupt, or belongs to another model."""
+
+
+def _library_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def state_digest(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over every entry's name, dtype, shape and raw bytes, in sorted name order."""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _plain(value, where: str):
+    """Check that metadata holds only plain values (what weights_only loading accepts)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, where) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError(f"{where}: dict keys must be str")
+        return {k: _plain(v, f"{where}.{k}") for k, v in value.items()}
+    raise TypeError(f"{where} may hold only None, bool, int, float, str, list and dict, got {type(value).__name__}")
+
+
+def save_checkpoint(model, path, metadata: dict | None = None) -> None:
+    """Write ``model`` (a zoo :class:`~difflut.models.BaseModel`) to ``path`` atomically."""
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    ckpt = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "library_version": _library_version(),
+        "model_name": model.model_name,
+        "seed": model.seed,
+        "overrides": _plain(model.plain_overrides(), "overrides"),
+        "config": _plain(model.config, "config"),
+        "state_dict": state,
+        "digest": state_digest(state),
+        "metadata": _plain(dict(metadata or {}), "metadata"),
+    }
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(ckpt, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with _suppress():
+            os.unlink(tmp)
+        raise
+
+
+class _suppress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return exc[0] is not None and issubclass(exc[0], OSError)
+
+
+def read_checkpoint(path) -> dict[str, Any]:
+    """Read and verify a checkpoint file -> its dict; raises :class:`CheckpointError` if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint file at {str(path)!r}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # zip, pickle, EOF and unpickler errors all mean "not a valid file"
+        raise CheckpointError(
+            f"{str(path)!r} is not a readable DiffLUT checkpoint (corrupt, truncated or another format): "
+            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        ) from e
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{str(path)!r} is a torch file but not a DiffLUT checkpoint "
+                              f"(no format={FORMAT!r} entry)")
+    if ckpt.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{str(path)!r} has checkpoint format version {ckpt.get('format_version')!r}; "
+                              f"this DiffLUT ({_library_version()}) reads version {FORMAT_VERSION}")
+    missing = _KEYS - set(ckpt)
+    if missing:
+        raise CheckpointError(f"{str(path)!r} is missing checkpoint entries: {', '.join(sorted(missing))}")
+    state = ckpt["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{str(path)!r}: state_dict is not a dict of tensors")
+    if not isinstance(ckpt["overrides"], dict) or not isinstance(ckpt["model_name"], str):
+        raise CheckpointError(f"{str(path)!r}: malformed model_name or overrides")
+    if state_digest(state) != ckpt["digest"]:
+        raise CheckpointError(f"{str(path)!r} is corrupt: the weights do not match the stored SHA-256 digest")
+    return ckpt
+
+
+def _normalise(config: dict) -> dict:
+    from .models.base import _to_plain
+
+    return {k: v for k, v in _to_plain(config).items() if k not in _DEVICE_KEYS}
+
+
+def load_into(model, path, strict_config: bool = True, _ckpt: dict | None = None) -> dict[str, Any]:
+    """Load checkpoint ``path`` into ``model``; returns the checkpoint's metadata.
+
+    The checkpoint must come from the same model name; with ``strict_config`` its resolved
+    configuration (device aside) must equal the model's too. Raises :class:`CheckpointError`.
+    """
+    ckpt = _ckpt if _ckpt is not None else read_checkpoint(path)
+    if ckpt["model_name"] != model.model_name:
+        raise CheckpointError(
+            f"{str(path)!r} holds model {ckpt['model_name']!r}, not {model.model_name!r}; "
+            f"use difflut.load({str(path)!r}) to rebuild the saved model"
+        )
+    if strict_config:
+        saved, ours = _normalise(ckpt["config"]), _normalise(model.config)
+        diff = sorted(k for k in set(saved) | set(ours) if saved.get(k) != ours.get(k))
+        if diff:
+            detail = ", ".join(f"{k}: saved {saved.get(k)!r}, model {ours.get(k)!r}" for k in diff)
+            raise CheckpointError(
+                f"{str(path)!r} was saved with another configuration of {model.model_name!r} ({detail}); "
+                f"build the model with the same overrides or use difflut.load({str(path)!r})"
+            )
+    try:
+        model.load_state_dict(ckpt["state_dict"], strict=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"{str(path)!r} does not fit {model.model_name!r}: {e}") from None
+    model.checkpoint_metadata = ckpt["metadata"]
+    return ckpt["metadata"]
+
+
+def load(path, device: str | torch.device | None = None):
+    """Rebuild the model saved in ``path`` (name, seed and overrides from the file) and load it.
+
+    ``device``: where to put the model (default CPU). Returns the model in eval mode.
+    """
+    from .models.zoo import MODELS
+
+    ckpt = read_checkpoint(path)
+    name = ckpt["model_name"]
+    if name not in MODELS:
+        raise CheckpointError(
+            f"{str(path)!r} holds model {name!r}, which this DiffLUT ({_library_version()}, checkpoint from "
+            f"{ckpt['library_version']}) does not know; known models: {', '.join(MODELS.names())}"
+        )
+    overrides = {k: (tuple(v) if isinstance(v, list) else v) for k, v in ckpt["overrides"].items()
+                 if k not in _DEVICE_KEYS}
+    try:
+        model = MODELS.get(name)(seed=ckpt["seed"], **overrides)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{str(path)!r}: cannot rebuild {name!r} from its stored overrides: {e}") from None
+    load_into(model, path, _ckpt=ckpt)
+    if device is not None:
+        model.to(device)
+    return model.eval()

@@ -1,0 +1,271 @@
+"""The ``difflut`` command line: list, train and evaluate zoo models, and run the demo.
+
+    difflut list-models
+    difflut train MODEL [--dataset mnist] [--epochs N] [--batch-size B] [--out m.pt] [--device cuda]
+                        [--set KEY=VALUE ...] [--train-limit N] [--val-limit N]
+    difflut eval m.pt [--flip-rate q] [--seed S] [--limit N]
+    difflut demo [--out-dir DIR] [--epochs N] [--train-limit N]
+
+The demo runs the steps in :data:`DEMO_STEPS` in order, passing one :class:`DemoState`
+along; later features (export, simulation) append their own steps to that list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from .errors import DiffLUTError
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _parse_override(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        parsed = value  # a bare word such as layerwise
+    return key.strip(), parsed
+
+
+def _device(name: str | None) -> torch.device:
+    device = torch.device(name or "cpu")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("difflut: --device cuda requested but CUDA is not available")
+    return device
+
+
+def _load_split(dataset: str, split: str, limit: int | None, data_dir):
+    from .data import load_dataset
+
+    images, labels = load_dataset(dataset, split, data_dir=data_dir)
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    return images, labels
+
+
+def _check_dataset(model, dataset: str, images: torch.Tensor) -> None:
+    if tuple(images.shape[1:]) != tuple(model.input_shape):
+        raise SystemExit(
+            f"difflut: model {model.model_name!r} takes images of shape {tuple(model.input_shape)}, "
+            f"dataset {dataset!r} has {tuple(images.shape[1:])}"
+        )
+
+
+# -- list-models ---------------------------------------------------------------------------------
+def cmd_list_models(args) -> int:
+    from .models import list_models, model_info
+
+    rows = [model_info(name) for name in list_models()]
+    header = ("name", "nodes", "layers", "nodes (type, k)", "task")
+    table = [header] + [(r["name"], f"{r['nodes']:,}", str(r["layers"]), f"{r['node_type']}, k={r['k']}", r["task"])
+                        for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for i, row in enumerate(table):
+        print("  ".join(cell.ljust(w) if j != 1 else cell.rjust(w) for j, (cell, w) in enumerate(zip(row, widths)))
+              .rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    return 0
+
+
+# -- train ---------------------------------------------------------------------------------------
+def cmd_train(args) -> int:
+    from .models import get_model
+    from .training import train
+
+    overrides = dict(args.set or [])
+    device = _device(args.device)
+    model = get_model(args.model, seed=args.seed, **overrides)
+    dataset = args.dataset or model.dataset
+    train_x, train_y = _load_split(dataset, "train", args.train_limit, args.data_dir)
+    test_x, test_y = _load_split(dataset, "test", args.val_limit, args.data_dir)
+    _check_dataset(model, dataset, train_x)
+    print(f"training {args.model} ({model.num_nodes:,} LUT nodes) on {dataset}: {len(train_x)} train / "
+          f"{len(test_x)} test images, {args.epochs} epoch(s), batch {args.batch_size}, device {device}")
+    history = train(model, train_x, train_y, test_x, test_y, epochs=args.epochs, batch_size=args.batch_size,
+                    lr=args.lr, device=device, out=args.out, seed=args.seed, progress=not args.quiet,
+                    metadata={"dataset": dataset})
+    best = max(history, key=lambda r: r["val_accuracy"])
+    print(f"best epoch {best['epoch']}: test accuracy (eval mode) {best['val_accuracy']:.4f}")
+    if args.out:
+        print(f"checkpoint: {args.out}")
+    return 0
+
+
+# -- eval ----------------------------------------------------------------------------------------
+def cmd_eval(args) -> int:
+    from .checkpoint import load
+    from .training import evaluate
+
+    device = _device(args.device)
+    model = load(args.checkpoint, device=device)
+    dataset = args.dataset or model.checkpoint_metadata.get("dataset") or model.dataset
+    images, labels = _load_split(dataset, "test", args.limit, args.data_dir)
+    _check_dataset(model, dataset, images)
+    acc = evaluate(model, images, labels, batch_size=args.batch_size, flip_rate=args.flip_rate, seed=args.seed)
+    fault = f", input-bit flip rate {args.flip_rate} (seed {args.seed})" if args.flip_rate else ""
+    print(f"{model.model_name} on {dataset} test ({len(images)} images{fault}): accuracy {acc:.4f}")
+    return 0
+
+
+# -- demo ----------------------------------------------------------------------------------------
+@dataclass
+class DemoState:
+    """What the demo steps share. Steps read and add entries; ``report`` lines are printed at the end."""
+
+    args: argparse.Namespace
+    out_dir: Path
+    model: Any = None
+    checkpoint: Path | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    report: list[str] = field(default_factory=list)
+
+
+#: the demo's model and its size: small enough to train on 2 CPU cores in a few minutes
+DEMO_MODEL = "mnist_fc_8k_dwn"
+DEMO_OVERRIDES = {"layer_widths": (2000, 1000)}
+
+
+def demo_train(state: DemoState) -> None:
+    from .data import load_mnist
+    from .models import get_model
+    from .training import train
+
+    a = state.args
+    train_x, train_y = load_mnist("train")
+    test_x, test_y = load_mnist("test")
+    if a.train_limit:
+        train_x, train_y = train_x[: a.train_limit], train_y[: a.train_limit]
+    if a.test_limit:
+        test_x, test_y = test_x[: a.test_limit], test_y[: a.test_limit]
+    state.data.update(train=(train_x, train_y), test=(test_x, test_y))
+    state.model = get_model(DEMO_MODEL, seed=a.seed, **DEMO_OVERRIDES)
+    state.checkpoint = state.out_dir / "model.pt"
+    print(f"[demo] training {DEMO_MODEL} {DEMO_OVERRIDES} ({state.model.num_nodes:,} LUT nodes) on "
+          f"{len(train_x)} MNIST images for {a.epochs} epoch(s)")
+    start = time.perf_counter()
+    history = train(state.model, train_x, train_y, test_x, test_y, epochs=a.epochs, batch_size=a.batch_size,
+                    lr=a.lr, device=_device(a.device), out=state.checkpoint, seed=a.seed, progress=not a.quiet,
+                    metadata={"dataset": "mnist"})
+    state.data["history"] = history
+    state.report.append(f"trained {DEMO_MODEL} ({state.model.num_nodes:,} nodes) in "
+                        f"{time.perf_counter() - start:.0f} s; checkpoint {state.checkpoint}")
+
+
+def demo_evaluate(state: DemoState) -> None:
+    from .checkpoint import load
+    from .training import evaluate
+
+    test_x, test_y = state.data["test"]
+    model = load(state.checkpoint)
+    acc = evaluate(model, test_x, test_y)
+    same = torch.equal(model.class_scores(test_x), state.model.cpu().class_scores(test_x))
+    state.model = model
+    state.data["accuracy"] = acc
+    state.report.append(f"test accuracy (eval mode, binary end to end): {acc:.4f} on {len(test_x)} images")
+    state.report.append(f"reloaded checkpoint reproduces the class scores exactly: {same}")
+    if not same:
+        raise RuntimeError("the reloaded checkpoint does not reproduce the trained model's class scores")
+
+
+def demo_faults(state: DemoState) -> None:
+    from .training import evaluate
+
+    test_x, test_y = state.data["test"]
+    accs = {q: evaluate(state.model, test_x, test_y, flip_rate=q, seed=0) for q in (0.01, 0.05)}
+    state.report.append("with LUT-input bit flips: " + ", ".join(f"rate {q}: {a:.4f}" for q, a in accs.items()))
+
+
+#: (name, step) pairs run in order by ``difflut demo``; export/simulation steps are appended later
+DEMO_STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
+    ("train", demo_train),
+    ("evaluate", demo_evaluate),
+    ("fault injection", demo_faults),
+]
+
+
+def cmd_demo(args) -> int:
+    state = DemoState(args=args, out_dir=Path(args.out_dir))
+    state.out_dir.mkdir(parents=True, exist_ok=True)
+    for name, step in DEMO_STEPS:
+        print(f"[demo] step: {name}")
+        step(state)
+    print("[demo] report")
+    for line in state.report:
+        print(f"  - {line}")
+    return 0
+
+
+# -- entry point ---------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="difflut", description="DiffLUT: differentiable LUT networks.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("list-models", help="table of the zoo models")
+    s.set_defaults(func=cmd_list_models)
+
+    s = sub.add_parser("train", help="train a zoo model")
+    s.add_argument("model", help="zoo model name (see list-models)")
+    s.add_argument("--dataset", default=None, help="dataset name (default: the model's own, e.g. mnist)")
+    s.add_argument("--epochs", type=int, default=1)
+    s.add_argument("--batch-size", type=int, default=128)
+    s.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the model's)")
+    s.add_argument("--out", default=None, help="checkpoint path (best epoch)")
+    s.add_argument("--device", default=None, help="cpu (default) or cuda")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--set", action="append", type=_parse_override, metavar="KEY=VALUE",
+                   help="model override, e.g. --set encoder_bits=6 --set layer_widths=[128,10]")
+    s.add_argument("--train-limit", type=int, default=None, help="use the first N training images")
+    s.add_argument("--val-limit", type=int, default=None, help="use the first N test images")
+    s.add_argument("--data-dir", default=None)
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("eval", help="accuracy of a checkpoint on its dataset's test split")
+    s.add_argument("checkpoint")
+    s.add_argument("--dataset", default=None, help="default: the dataset the checkpoint was trained on")
+    s.add_argument("--flip-rate", type=float, default=0.0,
+                   help="flip each LUT-layer input bit with this probability (fault injection)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the fault injection")
+    s.add_argument("--limit", type=int, default=None, help="use the first N test images")
+    s.add_argument("--batch-size", type=int, default=1024)
+    s.add_argument("--device", default=None)
+    s.add_argument("--data-dir", default=None)
+    s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("demo", help="train a small MNIST model on the bundled data, evaluate, report")
+    s.add_argument("--out-dir", default="difflut-demo")
+    s.add_argument("--epochs", type=int, default=3)
+    s.add_argument("--batch-size", type=int, default=128)
+    s.add_argument("--lr", type=float, default=None)
+    s.add_argument("--train-limit", type=int, default=None, help="use the first N training images")
+    s.add_argument("--test-limit", type=int, default=None, help="use the first N test images")
+    s.add_argument("--device", default=None)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (DiffLUTError, KeyError, ValueError, FileNotFoundError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"difflut {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The model zoo: registered LUT networks built by name.
+
+>>> from difflut.models import get_model
+>>> model = get_model("mnist_fc_8k_linear", encoder_bits=6)   # doctest: +SKIP
+>>> model.fit_encoder(train_images); logits = model(test_images)  # doctest: +SKIP
+
+See docs/models.md for every model, its defaults and overrides.
+"""
+
+from ..checkpoint import CheckpointError, load
+from ..registry import register_model
+from .base import BaseModel
+from .cifar10 import CIFAR10Conv, OrPool2d
+from .mnist import (
+    MNISTBitFlip5,
+    MNISTBitFlip10,
+    MNISTBitFlip20,
+    MNISTBitFlipNone,
+    MNISTDWNSmall,
+    MNISTFullyConnected,
+    MNISTGradNormBatchwise,
+    MNISTGradNormLayerwise,
+    MNISTGradNormLayerwiseMean,
+    MNISTGradNormNone,
+    MNISTLinearSmall,
+    MNISTResidualInit,
+)
+from .zoo import get_model, list_models, model_info
+
+__all__ = [
+    "BaseModel",
+    "CIFAR10Conv",
+    "CheckpointError",
+    "MNISTBitFlip5",
+    "MNISTBitFlip10",
+    "MNISTBitFlip20",
+    "MNISTBitFlipNone",
+    "MNISTDWNSmall",
+    "MNISTFullyConnected",
+    "MNISTGradNormBatchwise",
+    "MNISTGradNormLayerwise",
+    "MNISTGradNormLayerwiseMean",
+    "MNISTGradNormNone",
+    "MNISTLinearSmall",
+    "MNISTResidualInit",
+    "OrPool2d",
+    "get_model",
+    "list_models",
+    "load",
+    "model_info",
+    "register_model",
+]

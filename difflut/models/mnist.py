@@ -1,0 +1,158 @@
+"""Fully connected LUT networks for MNIST (28x28 uint8 images, 10 classes).
+
+Pipeline: uint8 codes -> ``x = code / 255`` -> thermometer encoder (per-pixel
+thresholds, ``encoder_bits`` bits, 784 * 4 = 3136 bits by default) -> random-wired
+LUT layers of widths ``layer_widths`` -> GroupSum over 10 classes.
+
+Default widths ``(6000, 2000)``: 8,000 nodes in two layers, 200 output bits per
+class, so class scores range over 0..200 and can rank classes (the sketched
+``(128, 10)`` leaves one bit per class: every score is 0 or 1 and most samples
+tie). ``layer_widths=(128, 10)`` restores the sketch; ``hidden_size`` changes the
+first width only.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..registry import get_encoder, get_layer, register_model
+from .base import BaseModel
+
+_FC_DEFAULTS = dict(
+    encoder="thermometer",
+    encoder_bits=4,
+    node_type="dwn_stable",
+    node_kwargs=None,
+    node_input_dim=6,
+    layer_widths=(6000, 2000),
+    tau=None,  # sqrt(bits per class)
+    flip_probability=0.0,
+    grad_stabilization="none",
+    residual_init=False,
+    regularization="none",
+    reg_weight=0.0,
+    use_cuda=False,
+)
+
+
+class MNISTFullyConnected(BaseModel):
+    """Thermometer encoder + fully connected random-wired LUT layers + GroupSum (MNIST).
+
+    Shapes: images uint8 (B, 28, 28) -> bits (B, 784 * encoder_bits) -> ... ->
+    (B, layer_widths[-1]) -> logits (B, 10).
+    Eval: thermometer bits of each pixel code, LUT lookups, popcounts; binary throughout.
+    """
+
+    defaults = _FC_DEFAULTS
+    input_shape = (28, 28)
+    num_classes = 10
+    dataset = "mnist"
+    task = "MNIST digits (28x28), 10 classes"
+
+    def _build_layers(self) -> None:
+        c = self.config
+        self.encoder = get_encoder(c["encoder"])(num_bits=c["encoder_bits"])
+        layer_cls = get_layer("random")
+        width_in = self.encoded_shape[0]
+        layers = []
+        for i, width in enumerate(c["layer_widths"]):
+            layers.append(layer_cls(
+                width_in, width, node_type=c["node_type"], k=c["node_input_dim"],
+                node_kwargs=c["node_kwargs"], flip_probability=c["flip_probability"],
+                grad_stabilization=c["grad_stabilization"], residual_init=c["residual_init"],
+                seed=self.seed * 1000 + i,
+            ))
+            width_in = width
+        self.layers = nn.ModuleList(layers)
+
+    def fit_encoder(self, images) -> "MNISTFullyConnected":
+        """Fit per-pixel thresholds on integer images (N, 28, 28); returns self."""
+        self.encoder.fit(self.to_float(images))
+        return self
+
+    def _forward_impl(self, bits):
+        for layer in self.layers:
+            bits = layer(bits)
+        return bits
+
+    def lut_layers(self) -> list[nn.Module]:
+        return list(self.layers)
+
+
+@register_model("mnist_fc_8k_linear")
+class MNISTLinearSmall(MNISTFullyConnected):
+    """``mnist_fc_8k_linear``: linear_lut nodes, k=4, widths (6000, 2000), 4 thermometer bits."""
+
+    defaults = dict(_FC_DEFAULTS, node_type="linear_lut", node_input_dim=4)
+    default_lr = 0.1
+
+
+@register_model("mnist_fc_8k_dwn")
+class MNISTDWNSmall(MNISTFullyConnected):
+    """``mnist_fc_8k_dwn``: dwn_stable nodes, k=6, widths (6000, 2000), 4 thermometer bits."""
+
+    defaults = dict(_FC_DEFAULTS)
+
+
+# -- ablations: the mnist_fc_8k_dwn network with one training option changed ----------------------
+@register_model("mnist_bitflip_none")
+class MNISTBitFlipNone(MNISTFullyConnected):
+    """Bit-flip ablation baseline: no train-time flips (``flip_probability=0``)."""
+
+    defaults = dict(_FC_DEFAULTS, flip_probability=0.0)
+
+
+@register_model("mnist_bitflip_5")
+class MNISTBitFlip5(MNISTFullyConnected):
+    """Train-time flips of each LUT-layer input bit with probability 0.05."""
+
+    defaults = dict(_FC_DEFAULTS, flip_probability=0.05)
+
+
+@register_model("mnist_bitflip_10")
+class MNISTBitFlip10(MNISTFullyConnected):
+    """Train-time flips of each LUT-layer input bit with probability 0.10."""
+
+    defaults = dict(_FC_DEFAULTS, flip_probability=0.10)
+
+
+@register_model("mnist_bitflip_20")
+class MNISTBitFlip20(MNISTFullyConnected):
+    """Train-time flips of each LUT-layer input bit with probability 0.20."""
+
+    defaults = dict(_FC_DEFAULTS, flip_probability=0.20)
+
+
+@register_model("mnist_gradnorm_none")
+class MNISTGradNormNone(MNISTFullyConnected):
+    """Gradient-stabilisation ablation baseline: ``grad_stabilization='none'``."""
+
+    defaults = dict(_FC_DEFAULTS, grad_stabilization="none")
+
+
+@register_model("mnist_gradnorm_layerwise")
+class MNISTGradNormLayerwise(MNISTFullyConnected):
+    """``grad_stabilization='layerwise'``: each layer's input gradient rescaled to unit RMS."""
+
+    defaults = dict(_FC_DEFAULTS, grad_stabilization="layerwise")
+
+
+@register_model("mnist_gradnorm_batchwise")
+class MNISTGradNormBatchwise(MNISTFullyConnected):
+    """``grad_stabilization='batchwise'``: unit RMS per sample."""
+
+    defaults = dict(_FC_DEFAULTS, grad_stabilization="batchwise")
+
+
+@register_model("mnist_gradnorm_layerwise_mean")
+class MNISTGradNormLayerwiseMean(MNISTFullyConnected):
+    """``grad_stabilization='layerwise_mean'``: mean removed, then unit RMS per layer."""
+
+    defaults = dict(_FC_DEFAULTS, grad_stabilization="layerwise_mean")
+
+
+@register_model("mnist_residual_init")
+class MNISTResidualInit(MNISTFullyConnected):
+    """Nodes initialised as pass-throughs of one input (``residual_init=True``)."""
+
+    defaults = dict(_FC_DEFAULTS, residual_init=True)

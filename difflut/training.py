@@ -1,0 +1,112 @@
+"""A small, readable training loop for zoo models.
+
+``train`` fits the encoder (if needed), then for each epoch runs Adam on
+``cross_entropy(model(images), labels) + model.get_regularization_loss()`` over
+shuffled mini-batches, evaluates the (eval-mode, i.e. hardware) accuracy on the
+validation set, and keeps the best epoch: its weights are restored into the model
+at the end and, with ``out``, saved as a checkpoint each time the best improves.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+
+def _check_data(images, labels, what: str) -> None:
+    if not isinstance(images, torch.Tensor) or not isinstance(labels, torch.Tensor):
+        raise TypeError(f"{what}: images and labels must be torch tensors")
+    if labels.dim() != 1 or len(labels) != len(images):
+        raise ValueError(f"{what}: expected labels of shape ({len(images)},), got {tuple(labels.shape)}")
+    if len(images) == 0:
+        raise ValueError(f"{what}: no samples")
+
+
+def evaluate(model, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1024,
+             flip_rate: float = 0.0, seed: int = 0) -> float:
+    """Eval-mode (hardware) accuracy in [0, 1] of ``model`` on integer ``images``.
+
+    ``flip_rate`` > 0 flips each input bit of every LUT layer with that probability
+    (fault injection, seeded by ``seed``; see :meth:`BaseModel.inject_faults`).
+    """
+    _check_data(images, labels, "evaluate")
+    with model.inject_faults(flip_rate, seed=seed):
+        predicted = model.predict(images, batch_size=batch_size)
+    return (predicted.cpu() == labels.cpu()).float().mean().item()
+
+
+def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
+          val_images: torch.Tensor | None = None, val_labels: torch.Tensor | None = None, *,
+          epochs: int = 1, batch_size: int = 128, lr: float | None = None, device=None, out=None,
+          seed: int = 0, progress: bool = True, metadata: dict | None = None) -> list[dict[str, Any]]:
+    """Train ``model`` in place; returns one dict per epoch (loss, train/val accuracy, samples/s).
+
+    Args:
+        train_images, train_labels: integer images (N, *input_shape) and int64 labels (N,).
+        val_images, val_labels: the data that picks the best epoch (default: the training data).
+        lr: Adam's learning rate (default: ``model.default_lr``, set per model).
+        device: where to train (default: the model's device).
+        out: checkpoint path; the best epoch so far is saved there (atomically).
+        seed: seeds the batch order and torch's global RNG (train-time bit flips).
+        progress: show a tqdm bar with loss, accuracy and samples/s.
+    Returns: the history; the model ends in eval mode holding the best epoch's weights.
+    """
+    _check_data(train_images, train_labels, "train")
+    if val_images is None:
+        val_images, val_labels = train_images, train_labels
+    _check_data(val_images, val_labels, "validation")
+    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if device is not None:
+        model.to(device)
+    device = model.device
+    if not model.encoder.fitted:
+        model.fit_encoder(train_images)
+
+    torch.manual_seed(seed)
+    order = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=model.default_lr if lr is None else lr)
+    labels_dev = train_labels.to(device)
+    n = len(train_images)
+    history, best_acc, best_state = [], -1.0, None
+    for epoch in range(1, epochs + 1):
+        model.train()
+        start, seen, correct, loss_sum = time.perf_counter(), 0, 0, 0.0
+        bar = tqdm(total=n, desc=f"epoch {epoch}/{epochs}", unit="img", disable=not progress, leave=False)
+        for idx in torch.randperm(n, generator=order).split(batch_size):
+            images, labels = train_images[idx].to(device), labels_dev[idx.to(device)]
+            logits = model(images)
+            loss = F.cross_entropy(logits, labels) + model.get_regularization_loss()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+            seen += len(idx)
+            correct += (logits.argmax(1) == labels).sum().item()
+            loss_sum += loss.item() * len(idx)
+            rate = seen / max(time.perf_counter() - start, 1e-9)
+            bar.update(len(idx))
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}", **{"samples/s": f"{rate:.0f}"})
+        bar.close()
+        seconds = time.perf_counter() - start
+        val_acc = evaluate(model, val_images, val_labels)
+        record = {"epoch": epoch, "loss": loss_sum / n, "train_accuracy": correct / n,
+                  "val_accuracy": val_acc, "seconds": seconds, "samples_per_s": n / seconds}
+        history.append(record)
+        if progress:
+            tqdm.write(f"epoch {epoch}/{epochs}: loss {record['loss']:.4f}  train acc {record['train_accuracy']:.4f}"
+                       f"  val acc (eval mode) {val_acc:.4f}  {record['samples_per_s']:.0f} samples/s")
+        if val_acc > best_acc:
+            best_acc, best_state = val_acc, copy.deepcopy(model.state_dict())
+            if out is not None:
+                model.save_checkpoint(out, metadata=dict(metadata or {}, epoch=epoch, val_accuracy=val_acc,
+                                                         history=history))
+    model.load_state_dict(best_state)
+    model.eval()
+    return history

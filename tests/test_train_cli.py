@@ -1,0 +1,128 @@
+"""The training loop (it learns) and the ``difflut`` command line."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import difflut.cli as cli
+from difflut.checkpoint import read_checkpoint
+from difflut.data import load_mnist
+from difflut.models import get_model, list_models, load
+from difflut.training import evaluate, train
+
+SMALL = ["--set", "layer_widths=[200,100]"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    train_x, train_y = load_mnist("train")
+    test_x, test_y = load_mnist("test")
+    return train_x[:3000], train_y[:3000], test_x[:1000], test_y[:1000]
+
+
+def test_a_small_model_learns_in_one_epoch(data, tmp_path):
+    train_x, train_y, test_x, test_y = data
+    model = get_model("mnist_fc_8k_dwn", layer_widths=(200, 100))
+    history = train(model, train_x, train_y, test_x, test_y, epochs=1, batch_size=64, lr=0.01,
+                    out=tmp_path / "m.pt", progress=False)
+    assert len(history) == 1 and set(history[0]) >= {"loss", "train_accuracy", "val_accuracy", "samples_per_s"}
+    acc = evaluate(model, test_x, test_y)
+    assert acc == history[0]["val_accuracy"] and acc > 0.6  # chance is 0.1
+    assert not model.training
+    saved = read_checkpoint(tmp_path / "m.pt")
+    assert saved["metadata"]["epoch"] == 1 and saved["metadata"]["val_accuracy"] == acc
+    assert evaluate(load(tmp_path / "m.pt"), test_x, test_y) == acc
+
+
+def test_training_is_reproducible_and_keeps_the_best_epoch(data):
+    train_x, train_y, test_x, test_y = data
+    runs = []
+    for _ in range(2):
+        model = get_model("mnist_fc_8k_linear", layer_widths=(40, 20))
+        history = train(model, train_x[:500], train_y[:500], test_x[:300], test_y[:300], epochs=3,
+                        batch_size=100, lr=0.05, progress=False)
+        runs.append((history, model.class_scores(test_x[:300])))
+    (h1, s1), (h2, s2) = runs
+    assert [r["val_accuracy"] for r in h1] == [r["val_accuracy"] for r in h2] and torch.equal(s1, s2)
+    best = max(r["val_accuracy"] for r in h1)
+    assert (s1.argmax(1) == test_y[:300]).float().mean().item() == best  # the model holds the best epoch
+
+
+def test_train_rejects_bad_arguments(data):
+    train_x, train_y, _, _ = data
+    model = get_model("mnist_fc_8k_dwn", layer_widths=(20, 10))
+    with pytest.raises(ValueError, match="labels of shape"):
+        train(model, train_x[:10], train_y[:9], progress=False)
+    with pytest.raises(ValueError, match="epochs must be a positive int"):
+        train(model, train_x[:10], train_y[:10], epochs=0, progress=False)
+
+
+def test_cli_list_models_prints_a_table(capsys):
+    assert cli.main(["list-models"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:3] == ["name", "nodes", "layers"] and set(out[1]) <= {"-", " "}
+    rows = {line.split()[0]: line for line in out[2:]}
+    assert set(rows) == set(list_models())
+    assert "8,000" in rows["mnist_fc_8k_linear"] and "linear_lut, k=4" in rows["mnist_fc_8k_linear"]
+    assert "CIFAR-10" in rows["cifar10_conv"]
+
+
+def test_cli_train_then_eval_with_fault_injection(tmp_path, capsys):
+    path = str(tmp_path / "m.pt")
+    rc = cli.main(["train", "mnist_fc_8k_dwn", "--dataset", "mnist", "--epochs", "1", "--batch-size", "64",
+                   "--train-limit", "2000", "--val-limit", "500", "--out", path, "--quiet", *SMALL])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "best epoch 1: test accuracy (eval mode)" in out and path in out
+    assert read_checkpoint(path)["overrides"] == {"layer_widths": [200, 100]}
+
+    assert cli.main(["eval", path, "--limit", "500"]) == 0
+    clean = float(capsys.readouterr().out.split("accuracy")[-1])
+    assert clean > 0.5
+    accs = []
+    for _ in range(2):
+        assert cli.main(["eval", path, "--limit", "500", "--flip-rate", "0.3", "--seed", "1"]) == 0
+        out = capsys.readouterr().out
+        assert "input-bit flip rate 0.3 (seed 1)" in out
+        accs.append(float(out.split("accuracy")[-1]))
+    assert accs[0] == accs[1] and accs[0] < clean  # seeded, and faults hurt
+
+
+def test_cli_errors_are_clear(tmp_path, capsys):
+    assert cli.main(["train", "mnist_nope"]) == 2
+    assert "unknown model 'mnist_nope'; registered models:" in capsys.readouterr().err
+    assert cli.main(["train", "mnist_fc_8k_dwn", "--set", "encoder_bits=12"]) == 2
+    assert "encoder_bits: must be an int in 3..8" in capsys.readouterr().err
+    bad = tmp_path / "bad.pt"
+    bad.write_text("not a checkpoint")
+    assert cli.main(["eval", str(bad)]) == 2
+    assert "not a readable DiffLUT checkpoint" in capsys.readouterr().err
+
+
+def test_cli_rejects_a_dataset_of_the_wrong_shape():
+    with pytest.raises(SystemExit, match=r"takes images of shape \(3, 32, 32\), dataset 'mnist' has \(28, 28\)"):
+        cli.main(["train", "cifar10_conv", "--dataset", "mnist", "--train-limit", "10", "--quiet",
+                  "--set", "conv_channels=[2,2]", "--set", "layer_widths=[20,10]"])
+
+
+def test_demo_runs_its_steps_and_can_be_extended(tmp_path, capsys, monkeypatch):
+    seen = []
+    monkeypatch.setattr(cli, "DEMO_STEPS", cli.DEMO_STEPS + [("later step", lambda state: seen.append(state))])
+    monkeypatch.setattr(cli, "DEMO_OVERRIDES", {"layer_widths": (200, 100)})
+    rc = cli.main(["demo", "--out-dir", str(tmp_path), "--train-limit", "3000", "--test-limit", "500",
+                   "--batch-size", "50", "--quiet"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "[demo] step: train" in out and "[demo] step: later step" in out
+    assert "reloaded checkpoint reproduces the class scores exactly: True" in out
+    (state,) = seen
+    assert state.data["accuracy"] > 0.5 and (tmp_path / "model.pt").is_file()
+
+
+def test_python_dash_m_difflut_help():
+    result = subprocess.run([sys.executable, "-m", "difflut", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for command in ("list-models", "train", "eval", "demo"):
+        assert command in result.stdout
