@@ -53,6 +53,15 @@ def _load_split(dataset: str, split: str, limit: int | None, data_dir):
     return images, labels
 
 
+def _split_validation(images: torch.Tensor, labels: torch.Tensor, val_size: int):
+    """Hold out the last ``val_size`` training images to pick the best epoch (the test split stays unseen)."""
+    if val_size < 0 or val_size >= len(images):
+        raise ValueError(f"--val-size must be in 0..{len(images) - 1} for {len(images)} training images, got {val_size}")
+    if val_size == 0:
+        return (images, labels), (images, labels)
+    return (images[:-val_size], labels[:-val_size]), (images[-val_size:], labels[-val_size:])
+
+
 def _check_dataset(model, dataset: str, images: torch.Tensor) -> None:
     if tuple(images.shape[1:]) != tuple(model.input_shape):
         raise SystemExit(
@@ -81,22 +90,28 @@ def cmd_list_models(args) -> int:
 # -- train ---------------------------------------------------------------------------------------
 def cmd_train(args) -> int:
     from .models import get_model
-    from .training import train
+    from .training import evaluate, train
 
     overrides = dict(args.set or [])
     device = _device(args.device)
     model = get_model(args.model, seed=args.seed, **overrides)
     dataset = args.dataset or model.dataset
     train_x, train_y = _load_split(dataset, "train", args.train_limit, args.data_dir)
-    test_x, test_y = _load_split(dataset, "test", args.val_limit, args.data_dir)
+    test_x, test_y = _load_split(dataset, "test", args.test_limit, args.data_dir)
     _check_dataset(model, dataset, train_x)
+    (train_x, train_y), (val_x, val_y) = _split_validation(train_x, train_y, args.val_size)
     print(f"training {args.model} ({model.num_nodes:,} LUT nodes) on {dataset}: {len(train_x)} train / "
-          f"{len(test_x)} test images, {args.epochs} epoch(s), batch {args.batch_size}, device {device}")
-    history = train(model, train_x, train_y, test_x, test_y, epochs=args.epochs, batch_size=args.batch_size,
+          f"{args.val_size} validation / {len(test_x)} test images, {args.epochs} epoch(s), "
+          f"batch {args.batch_size}, device {device}")
+    start = time.perf_counter()
+    history = train(model, train_x, train_y, val_x, val_y, epochs=args.epochs, batch_size=args.batch_size,
                     lr=args.lr, device=device, out=args.out, seed=args.seed, progress=not args.quiet,
                     metadata={"dataset": dataset})
+    seconds = time.perf_counter() - start
     best = max(history, key=lambda r: r["val_accuracy"])
-    print(f"best epoch {best['epoch']}: test accuracy (eval mode) {best['val_accuracy']:.4f}")
+    test_acc = evaluate(model, test_x, test_y)
+    print(f"best epoch {best['epoch']} (validation accuracy {best['val_accuracy']:.4f}): "
+          f"test accuracy (eval mode) {test_acc:.4f}; training took {seconds:.0f} s")
     if args.out:
         print(f"checkpoint: {args.out}")
     return 0
@@ -148,13 +163,14 @@ def demo_train(state: DemoState) -> None:
         train_x, train_y = train_x[: a.train_limit], train_y[: a.train_limit]
     if a.test_limit:
         test_x, test_y = test_x[: a.test_limit], test_y[: a.test_limit]
+    (train_x, train_y), (val_x, val_y) = _split_validation(train_x, train_y, min(a.val_size, len(train_x) // 10))
     state.data.update(train=(train_x, train_y), test=(test_x, test_y))
     state.model = get_model(DEMO_MODEL, seed=a.seed, **DEMO_OVERRIDES)
     state.checkpoint = state.out_dir / "model.pt"
     print(f"[demo] training {DEMO_MODEL} {DEMO_OVERRIDES} ({state.model.num_nodes:,} LUT nodes) on "
           f"{len(train_x)} MNIST images for {a.epochs} epoch(s)")
     start = time.perf_counter()
-    history = train(state.model, train_x, train_y, test_x, test_y, epochs=a.epochs, batch_size=a.batch_size,
+    history = train(state.model, train_x, train_y, val_x, val_y, epochs=a.epochs, batch_size=a.batch_size,
                     lr=a.lr, device=_device(a.device), out=state.checkpoint, seed=a.seed, progress=not a.quiet,
                     metadata={"dataset": "mnist"})
     state.data["history"] = history
@@ -226,7 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", type=_parse_override, metavar="KEY=VALUE",
                    help="model override, e.g. --set encoder_bits=6 --set layer_widths=[128,10]")
     s.add_argument("--train-limit", type=int, default=None, help="use the first N training images")
-    s.add_argument("--val-limit", type=int, default=None, help="use the first N test images")
+    s.add_argument("--val-size", type=int, default=5000,
+                   help="hold out the last N training images to pick the best epoch (default 5000; 0: use the "
+                        "training images)")
+    s.add_argument("--test-limit", type=int, default=None, help="use the first N test images")
     s.add_argument("--data-dir", default=None)
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_train)
@@ -250,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lr", type=float, default=None)
     s.add_argument("--train-limit", type=int, default=None, help="use the first N training images")
     s.add_argument("--test-limit", type=int, default=None, help="use the first N test images")
+    s.add_argument("--val-size", type=int, default=5000,
+                   help="training images held out to pick the best epoch (at most a tenth of them)")
     s.add_argument("--device", default=None)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quiet", action="store_true")

@@ -72,15 +72,18 @@ def test_cli_list_models_prints_a_table(capsys):
 def test_cli_train_then_eval_with_fault_injection(tmp_path, capsys):
     path = str(tmp_path / "m.pt")
     rc = cli.main(["train", "mnist_fc_8k_dwn", "--dataset", "mnist", "--epochs", "1", "--batch-size", "64",
-                   "--train-limit", "2000", "--val-limit", "500", "--out", path, "--quiet", *SMALL])
+                   "--train-limit", "2000", "--test-limit", "500", "--val-size", "200", "--out", path, "--quiet", *SMALL])
     assert rc == 0
     out = capsys.readouterr().out
-    assert "best epoch 1: test accuracy (eval mode)" in out and path in out
+    assert "1800 train / 200 validation / 500 test images" in out
+    assert "best epoch 1 (validation accuracy" in out and path in out
+    trained_test_acc = float(out.split("test accuracy (eval mode) ")[1].split(";")[0])
     assert read_checkpoint(path)["overrides"] == {"layer_widths": [200, 100]}
 
     assert cli.main(["eval", path, "--limit", "500"]) == 0
     clean = float(capsys.readouterr().out.split("accuracy")[-1])
     assert clean > 0.5
+    assert clean == trained_test_acc  # the saved checkpoint is the model that was reported
     accs = []
     for _ in range(2):
         assert cli.main(["eval", path, "--limit", "500", "--flip-rate", "0.3", "--seed", "1"]) == 0
