@@ -105,7 +105,8 @@ def cmd_train(args) -> int:
           f"batch {args.batch_size}, device {device}")
     start = time.perf_counter()
     history = train(model, train_x, train_y, val_x, val_y, epochs=args.epochs, batch_size=args.batch_size,
-                    lr=args.lr, device=device, out=args.out, seed=args.seed, progress=not args.quiet,
+                    lr=args.lr, schedule=args.schedule, device=device, out=args.out, seed=args.seed,
+                    progress=not args.quiet,
                     metadata={"dataset": dataset})
     seconds = time.perf_counter() - start
     best = max(history, key=lambda r: r["val_accuracy"])
@@ -236,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--epochs", type=int, default=1)
     s.add_argument("--batch-size", type=int, default=128)
     s.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the model's)")
+    s.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
+                   help="learning-rate schedule (cosine: down to 0 over the run)")
     s.add_argument("--out", default=None, help="checkpoint path (best epoch)")
     s.add_argument("--device", default=None, help="cpu (default) or cuda")
     s.add_argument("--seed", type=int, default=0)

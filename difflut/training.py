@@ -18,6 +18,9 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 
+SCHEDULES = ("constant", "cosine")
+
+
 def _check_data(images, labels, what: str) -> None:
     if not isinstance(images, torch.Tensor) or not isinstance(labels, torch.Tensor):
         raise TypeError(f"{what}: images and labels must be torch tensors")
@@ -42,14 +45,16 @@ def evaluate(model, images: torch.Tensor, labels: torch.Tensor, batch_size: int 
 
 def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
           val_images: torch.Tensor | None = None, val_labels: torch.Tensor | None = None, *,
-          epochs: int = 1, batch_size: int = 128, lr: float | None = None, device=None, out=None,
-          seed: int = 0, progress: bool = True, metadata: dict | None = None) -> list[dict[str, Any]]:
+          epochs: int = 1, batch_size: int = 128, lr: float | None = None, schedule: str = "constant",
+          device=None, out=None, seed: int = 0, progress: bool = True,
+          metadata: dict | None = None) -> list[dict[str, Any]]:
     """Train ``model`` in place; returns one dict per epoch (loss, train/val accuracy, samples/s).
 
     Args:
         train_images, train_labels: integer images (N, *input_shape) and int64 labels (N,).
         val_images, val_labels: the data that picks the best epoch (default: the training data).
         lr: Adam's learning rate (default: ``model.default_lr``, set per model).
+        schedule: ``"constant"``, or ``"cosine"`` (per step from ``lr`` down to 0 at the last step).
         device: where to train (default: the model's device).
         out: checkpoint path; the best epoch so far is saved there (atomically).
         seed: seeds the batch order and torch's global RNG (train-time bit flips).
@@ -63,6 +68,8 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
     for name, v in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
     if device is not None:
         model.to(device)
     device = model.device
@@ -72,6 +79,9 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
     torch.manual_seed(seed)
     order = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=model.default_lr if lr is None else lr)
+    steps = epochs * -(-len(train_images) // batch_size)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps) if schedule == "cosine"
+                 else None)
     labels_dev = train_labels.to(device)
     n = len(train_images)
     history, best_acc, best_state = [], -1.0, None
@@ -86,6 +96,8 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
 
             seen += len(idx)
             correct += (logits.argmax(1) == labels).sum().item()

@@ -57,6 +57,24 @@ def test_train_rejects_bad_arguments(data):
         train(model, train_x[:10], train_y[:9], progress=False)
     with pytest.raises(ValueError, match="epochs must be a positive int"):
         train(model, train_x[:10], train_y[:10], epochs=0, progress=False)
+    with pytest.raises(ValueError, match="schedule must be one of constant, cosine"):
+        train(model, train_x[:10], train_y[:10], schedule="step", progress=False)
+
+
+def test_cosine_schedule_anneals_the_learning_rate_to_zero(data, monkeypatch):
+    train_x, train_y, _, _ = data
+    seen = []
+    original = torch.optim.Adam.step
+
+    def step(self, *a, **kw):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *a, **kw)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    model = get_model("mnist_fc_8k_dwn", layer_widths=(20, 10))
+    train(model, train_x[:200], train_y[:200], epochs=2, batch_size=50, lr=0.02, schedule="cosine", progress=False)
+    assert len(seen) == 8 and seen[0] == 0.02
+    assert all(a > b for a, b in zip(seen, seen[1:])) and seen[-1] < 0.02 * 0.05
 
 
 def test_cli_list_models_prints_a_table(capsys):

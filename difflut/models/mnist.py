@@ -132,21 +132,21 @@ class MNISTGradNormNone(MNISTFullyConnected):
 
 @register_model("mnist_gradnorm_layerwise")
 class MNISTGradNormLayerwise(MNISTFullyConnected):
-    """``grad_stabilization='layerwise'``: each layer's input gradient rescaled to unit RMS."""
+    """``grad_stabilization='layerwise'``: the gradient at each layer's output rescaled to unit RMS over the batch."""
 
     defaults = dict(_FC_DEFAULTS, grad_stabilization="layerwise")
 
 
 @register_model("mnist_gradnorm_batchwise")
 class MNISTGradNormBatchwise(MNISTFullyConnected):
-    """``grad_stabilization='batchwise'``: unit RMS per sample."""
+    """``grad_stabilization='batchwise'``: the gradient at each layer's output rescaled to unit RMS per sample."""
 
     defaults = dict(_FC_DEFAULTS, grad_stabilization="batchwise")
 
 
 @register_model("mnist_gradnorm_layerwise_mean")
 class MNISTGradNormLayerwiseMean(MNISTFullyConnected):
-    """``grad_stabilization='layerwise_mean'``: mean removed, then unit RMS per layer."""
+    """``grad_stabilization='layerwise_mean'``: as layerwise, after removing the gradient's mean."""
 
     defaults = dict(_FC_DEFAULTS, grad_stabilization="layerwise_mean")
 
