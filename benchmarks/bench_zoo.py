@@ -81,9 +81,11 @@ def main(argv=None) -> int:
 
     device = torch.device(args.device)
     models = args.models or [m for m in list_models() if m.startswith("mnist_")]
-    jobs = [(m, "mnist", args.epochs_main if m in MAIN_MODELS else args.epochs) for m in models]
+    # the main models (and Fashion-MNIST) first, so that a --deadline cuts the ablations
+    jobs = [(m, "mnist", args.epochs_main) for m in models if m in MAIN_MODELS]
     if args.fashion:
         jobs.append(("mnist_fc_8k_dwn", "fashion_mnist", args.epochs_main))
+    jobs += [(m, "mnist", args.epochs) for m in models if m not in MAIN_MODELS]
     machine = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
         "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "python": sys.version.split()[0],
