@@ -10,7 +10,7 @@ ENV_VAR = "DIFFLUT_DATA"
 
 
 def dataset_dirs(subdir: str, data_dir: str | os.PathLike | None, bundled: bool) -> list[Path]:
-    """Candidate folders for one dataset, in order: ``data_dir``, ``$DIFFLUT_DATA``, the bundled copy.
+    """Candidate folders for one dataset, in order: ``data_dir`` (else ``$DIFFLUT_DATA``), the bundled copy.
 
     A given ``data_dir`` (or ``$DIFFLUT_DATA``) may be the dataset's folder itself or a folder holding
     ``subdir``.
@@ -23,7 +23,7 @@ def dataset_dirs(subdir: str, data_dir: str | os.PathLike | None, bundled: bool)
     candidates = []
     for root in roots:
         candidates += [root / subdir, root]
-    if bundled and data_dir is None:
+    if bundled:
         candidates.append(BUNDLED_DIR / subdir)
     return candidates
 
