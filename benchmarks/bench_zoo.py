@@ -23,6 +23,7 @@ import time
 import torch
 
 from difflut import evaluate, get_model, list_models, train
+from difflut.cli import parse_override
 from difflut.data import load_dataset
 
 MAIN_MODELS = ("mnist_fc_8k_dwn", "mnist_fc_8k_linear")
@@ -46,14 +47,14 @@ def run_one(name: str, dataset: str, epochs: int, args, device) -> dict:
         train_x, train_y = train_x[: args.train_limit], train_y[: args.train_limit]
     val_size = min(VAL_SIZE, len(train_x) // 10)
     fit_x, fit_y, val_x, val_y = train_x[:-val_size], train_y[:-val_size], train_x[-val_size:], train_y[-val_size:]
-    model = get_model(name, seed=args.seed)
+    model = get_model(name, seed=args.seed, **dict(args.set or []))
     start = time.perf_counter()
-    history = train(model, fit_x, fit_y, val_x, val_y, epochs=epochs, batch_size=args.batch_size,
-                    schedule="cosine", device=device, seed=args.seed, progress=False)
+    history = train(model, fit_x, fit_y, val_x, val_y, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
+                    schedule="cosine", device=device, seed=args.seed, progress=args.verbose)
     seconds = time.perf_counter() - start
     result = {
-        "model": name, "dataset": dataset, "nodes": model.num_nodes, "epochs": epochs,
-        "batch_size": args.batch_size, "lr": model.default_lr, "schedule": "cosine",
+        "model": name, "dataset": dataset, "overrides": model.overrides, "nodes": model.num_nodes,
+        "epochs": epochs, "batch_size": args.batch_size, "lr": args.lr or model.default_lr, "schedule": "cosine",
         "train_images": len(fit_x), "val_images": len(val_x), "test_images": len(test_x),
         "train_seconds": seconds, "device": str(device),
         "best_epoch": max(history, key=lambda r: r["val_accuracy"])["epoch"],
@@ -70,6 +71,10 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=10, help="epochs for the ablation models")
     p.add_argument("--epochs-main", type=int, default=30, help="epochs for " + " and ".join(MAIN_MODELS))
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: each model's)")
+    p.add_argument("--set", action="append", type=parse_override, metavar="KEY=VALUE",
+                   help="override for every model, e.g. --set node_type=dwn --set mapping=learnable")
+    p.add_argument("--verbose", action="store_true", help="print every epoch")
     p.add_argument("--fashion", action="store_true", help="also train mnist_fc_8k_dwn on Fashion-MNIST")
     p.add_argument("--data-dir", default=None, help="folder holding fashion-mnist/ (or $DIFFLUT_DATA)")
     p.add_argument("--train-limit", type=int, default=None, help="first N training images (smoke runs)")

@@ -18,15 +18,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def _train_flip_rate(run) -> float:
+    suffix = run["model"].rsplit("_", 1)[-1]
+    return 0.0 if suffix == "none" else float(suffix)
+
+
 def plot_flips(runs, path) -> bool:
     runs = [r for r in runs if "flip_curve" in r]
     if not runs:
         return False
     fig, ax = plt.subplots(figsize=(6, 4))
-    for r in sorted(runs, key=lambda r: r["model"]):
+    for r in sorted(runs, key=_train_flip_rate):
         rates = sorted(r["flip_curve"], key=float)
         ax.plot([100 * float(q) for q in rates], [100 * r["flip_curve"][q] for q in rates], marker="o",
-                label=r["model"].replace("mnist_", ""))
+                label=f"{r['model']} (train flips {_train_flip_rate(r):.0f}%)")
     ax.set_xlabel("inference-time flip rate of LUT-layer input bits (%)")
     ax.set_ylabel("MNIST test accuracy (%)")
     ax.set_title("Bit-flip robustness (eval mode, seeded faults)")

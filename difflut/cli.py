@@ -26,7 +26,7 @@ from .errors import DiffLUTError
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def _parse_override(text: str) -> tuple[str, Any]:
+def parse_override(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
@@ -242,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="checkpoint path (best epoch)")
     s.add_argument("--device", default=None, help="cpu (default) or cuda")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--set", action="append", type=_parse_override, metavar="KEY=VALUE",
+    s.add_argument("--set", action="append", type=parse_override, metavar="KEY=VALUE",
                    help="model override, e.g. --set encoder_bits=6 --set layer_widths=[128,10]")
     s.add_argument("--train-limit", type=int, default=None, help="use the first N training images")
     s.add_argument("--val-size", type=int, default=5000,

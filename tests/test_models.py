@@ -73,7 +73,7 @@ def test_unknown_model_lists_the_choices():
     ({"hidden_size": 0}, "hidden_size: must be a positive int"),
     ({"use_cuda": "yes"}, "use_cuda: must be True or False"),
     ({"layer_widths": (100, 15)}, "must be a multiple of num_classes=10"),
-    ({"conv_channels": (4, 4)}, "unknown override 'conv_channels'.*valid overrides: encoder_bits"),
+    ({"conv_channels": (4, 4)}, "unknown override 'conv_channels'.*valid overrides: encoder, encoder_bits"),
     ({"hiden_size": 10}, "unknown override 'hiden_size'"),
 ])
 def test_bad_overrides_are_clear_errors(override, match):
@@ -117,6 +117,20 @@ def test_overrides_reach_the_layers():
         assert all(l.grad_stabilization == mode for l in tiny(f"mnist_gradnorm_{mode}").layers)
     assert all(l.residual_init for l in tiny("mnist_residual_init").layers)
     assert not any(l.residual_init for l in tiny("mnist_fc_8k_dwn").layers)
+
+
+def test_node_type_encoder_and_mapping_overrides():
+    m = tiny("mnist_fc_8k_dwn", node_type="probabilistic", encoder="distributive_thermometer", mapping="learnable")
+    assert type(m.encoder).registry_name == "distributive_thermometer"
+    assert [type(l).registry_name for l in m.layers] == ["learnable", "random"]
+    assert all(l.node_cls.registry_name == "probabilistic" for l in m.layers)
+    assert [type(l).registry_name for l in tiny("mnist_fc_8k_dwn").layers] == ["random", "random"]
+    with pytest.raises(ValueError, match="node_type: must be a registered node: difflogic, dwn"):
+        tiny("mnist_fc_8k_dwn", node_type="lstm")
+    with pytest.raises(ValueError, match="encoder: must be a registered encoder: binary"):
+        tiny("mnist_fc_8k_dwn", encoder="pca")
+    with pytest.raises(ValueError, match="mapping: must be one of 'random', 'learnable'"):
+        tiny("mnist_fc_8k_dwn", mapping="dense")
 
 
 def test_same_name_and_seed_give_the_same_model():

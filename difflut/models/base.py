@@ -94,6 +94,17 @@ def _optional_positive(v):
     return float(v)
 
 
+def _registered(kind):
+    from .. import registry
+
+    def check(v):
+        names = getattr(registry, f"list_{kind}s")()
+        if v not in names:
+            raise ValueError(f"must be a registered {kind}: {', '.join(names)}; got {v!r}")
+        return v
+    return check
+
+
 def _bool(v):
     if not isinstance(v, bool):
         raise ValueError(f"must be True or False, got {v!r}")
@@ -114,6 +125,9 @@ OVERRIDE_RULES = {
     "tau": _optional_positive,
     "regularization": _choice(REGULARIZATION_KINDS),
     "reg_weight": _non_negative,
+    "node_type": _registered("node"),
+    "encoder": _registered("encoder"),
+    "mapping": _choice(("random", "learnable")),
 }
 
 #: overrides every zoo model accepts

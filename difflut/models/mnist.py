@@ -1,8 +1,9 @@
 """Fully connected LUT networks for MNIST (28x28 uint8 images, 10 classes).
 
 Pipeline: uint8 codes -> ``x = code / 255`` -> thermometer encoder (per-pixel
-thresholds, ``encoder_bits`` bits, 784 * 4 = 3136 bits by default) -> random-wired
-LUT layers of widths ``layer_widths`` -> GroupSum over 10 classes.
+thresholds, ``encoder_bits`` bits, 784 * 4 = 3136 bits by default) -> LUT layers of
+widths ``layer_widths`` (the first one random-wired, or learnable with
+``mapping="learnable"``; the others random-wired) -> GroupSum over 10 classes.
 
 Default widths ``(6000, 2000)``: 8,000 nodes in two layers, 200 output bits per
 class, so class scores range over 0..200 and can rank classes (the sketched
@@ -16,11 +17,12 @@ from __future__ import annotations
 from torch import nn
 
 from ..registry import get_encoder, get_layer, register_model
-from .base import BaseModel
+from .base import COMMON_OVERRIDES, BaseModel
 
 _FC_DEFAULTS = dict(
     encoder="thermometer",
     encoder_bits=4,
+    mapping="random",
     node_type="dwn_stable",
     node_kwargs=None,
     node_input_dim=6,
@@ -44,6 +46,7 @@ class MNISTFullyConnected(BaseModel):
     """
 
     defaults = _FC_DEFAULTS
+    overridable = COMMON_OVERRIDES + ("node_type", "encoder", "mapping")
     input_shape = (28, 28)
     num_classes = 10
     dataset = "mnist"
@@ -52,10 +55,10 @@ class MNISTFullyConnected(BaseModel):
     def _build_layers(self) -> None:
         c = self.config
         self.encoder = get_encoder(c["encoder"])(num_bits=c["encoder_bits"])
-        layer_cls = get_layer("random")
         width_in = self.encoded_shape[0]
         layers = []
         for i, width in enumerate(c["layer_widths"]):
+            layer_cls = get_layer(c["mapping"] if i == 0 else "random")
             layers.append(layer_cls(
                 width_in, width, node_type=c["node_type"], k=c["node_input_dim"],
                 node_kwargs=c["node_kwargs"], flip_probability=c["flip_probability"],
