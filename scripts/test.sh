@@ -1,13 +1,10 @@
 #!/usr/bin/env bash
-# Install everything the tests need (idempotent) and run the test suite.
+# Install what the tests need (idempotent) and run the test suite.
 # Usage: bash scripts/test.sh [extra pytest args]   (default: all tests except those marked slow)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-
-# torch first and pinned: an unpinned torch pulls the newest CUDA build (see docs/install.md)
-"$PY" -m pip install -q --disable-pip-version-check "torch==2.13.0"
-"$PY" -m pip install -q --disable-pip-version-check -e ".[test]"
+bash scripts/install.sh
 
 set +e
 "$PY" -m pytest -q -m "not slow" "$@"
