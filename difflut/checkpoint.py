@@ -113,7 +113,10 @@ class _suppress:
 
 
 def read_checkpoint(path) -> dict[str, Any]:
-    """Read and verify a checkpoint file -> its dict; raises :class:`CheckpointError` if it is not one."""
+    """Read and verify a checkpoint file -> its dict (plus ``file_sha256``, the file's SHA-256).
+
+    Raises :class:`CheckpointError` if it is not a DiffLUT checkpoint or is corrupt.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {str(path)!r}")
@@ -140,6 +143,7 @@ def read_checkpoint(path) -> dict[str, Any]:
         raise CheckpointError(f"{str(path)!r}: malformed model_name or overrides")
     if state_digest(state) != ckpt["digest"]:
         raise CheckpointError(f"{str(path)!r} is corrupt: the weights do not match the stored SHA-256 digest")
+    ckpt["file_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     return ckpt
 
 
@@ -175,6 +179,7 @@ def load_into(model, path, strict_config: bool = True, _ckpt: dict | None = None
     except RuntimeError as e:
         raise CheckpointError(f"{str(path)!r} does not fit {model.model_name!r}: {e}") from None
     model.checkpoint_metadata = ckpt["metadata"]
+    model.checkpoint_sha256 = ckpt.get("file_sha256")
     return ckpt["metadata"]
 
 

@@ -1,5 +1,6 @@
 """Checkpoints: self-contained, exact round trips, clear errors for bad files, atomic saving."""
 
+import hashlib
 import os
 import zipfile
 
@@ -47,6 +48,8 @@ def test_round_trip_reproduces_eval_outputs_exactly(trained, images, tmp_path):
         assert torch.equal(model(images), trained(images))
         assert torch.equal(model.encoder.thresholds, trained.encoder.thresholds)
     assert reloaded.checkpoint_metadata == {"epoch": 3, "note": "unit test"}
+    file_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert reloaded.checkpoint_sha256 == fresh.checkpoint_sha256 == file_hash
 
 
 def test_checkpoint_is_self_contained_and_weights_only(trained, tmp_path):
