@@ -223,6 +223,22 @@ def cmd_demo(args) -> int:
     return 0
 
 
+# -- export --------------------------------------------------------------------------------------
+def cmd_export(args) -> int:
+    from .hw.export import export
+
+    start = time.perf_counter()
+    manifest = export(args.checkpoint, args.target, args.out, name=args.name, vectors=args.vectors,
+                      check=args.check, data_dir=args.data_dir)
+    files = ", ".join(sorted(manifest["files"]))
+    print(f"exported {manifest['model']} ({manifest['num_luts']:,} LUTs after optimisation) to {args.out}: {files} "
+          f"({manifest['test_vectors']} test vectors, IR == PyTorch eval on all of them) in "
+          f"{time.perf_counter() - start:.1f} s")
+    if "selftest" in manifest:
+        print(manifest["selftest"])
+    return 0
+
+
 # -- entry point ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="difflut", description="DiffLUT: differentiable LUT networks.")
@@ -278,6 +294,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("export", help="export a checkpoint to C (header-only library + selftest) or the netlist IR")
+    s.add_argument("checkpoint")
+    s.add_argument("--target", required=True, choices=["c", "ir"])
+    s.add_argument("-o", "--out", required=True, help="output folder (replaced atomically)")
+    s.add_argument("--vectors", type=int, default=256,
+                   help="test vectors: the first N test images of the model's dataset (default 256)")
+    s.add_argument("--name", default=None, help="file base name and C prefix (default: the model name)")
+    s.add_argument("--check", action="store_true", help="compile and run the C selftest before committing")
+    s.add_argument("--data-dir", default=None)
+    s.set_defaults(func=cmd_export)
     return p
 
 
