@@ -203,11 +203,32 @@ def demo_faults(state: DemoState) -> None:
     state.report.append("with LUT-input bit flips: " + ", ".join(f"rate {q}: {a:.4f}" for q, a in accs.items()))
 
 
-#: (name, step) pairs run in order by ``difflut demo``; export/simulation steps are appended later
+def demo_export_c(state: DemoState) -> None:
+    import shutil
+
+    from .hw.export import export
+
+    out = state.out_dir / "c"
+    test_x, _ = state.data["test"]
+    cc = shutil.which("cc") or shutil.which("gcc")
+    start = time.perf_counter()
+    manifest = export(state.model, "c", out, vector_codes=test_x[: state.args.vectors], check=cc is not None,
+                      cc=cc or "cc")
+    state.report.append(f"exported to C ({manifest['num_luts']:,} LUTs after optimisation) in {out} in "
+                        f"{time.perf_counter() - start:.1f} s; IR == PyTorch eval on {manifest['test_vectors']} "
+                        f"test images")
+    if cc is None:
+        state.report.append("no C compiler found: the C selftest was not compiled")
+    else:
+        state.report.append(f"C selftest (compiled, run): {manifest['selftest'].splitlines()[-1]}")
+
+
+#: (name, step) pairs run in order by ``difflut demo``
 DEMO_STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
     ("train", demo_train),
     ("evaluate", demo_evaluate),
     ("fault injection", demo_faults),
+    ("export C", demo_export_c),
 ]
 
 
@@ -290,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--test-limit", type=int, default=None, help="use the first N test images")
     s.add_argument("--val-size", type=int, default=5000,
                    help="training images held out to pick the best epoch (at most a tenth of them)")
+    s.add_argument("--vectors", type=int, default=1000, help="test images checked in the exported hardware")
     s.add_argument("--device", default=None)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quiet", action="store_true")

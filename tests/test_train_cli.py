@@ -1,5 +1,6 @@
 """The training loop (it learns) and the ``difflut`` command line."""
 
+import shutil
 import subprocess
 import sys
 
@@ -138,6 +139,10 @@ def test_demo_runs_its_steps_and_can_be_extended(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "[demo] step: train" in out and "[demo] step: later step" in out
     assert "reloaded checkpoint reproduces the class scores exactly: True" in out
+    assert "IR == PyTorch eval on 500 test images" in out
+    if shutil.which("cc") or shutil.which("gcc"):
+        assert "C selftest (compiled, run): PASS" in out
+    assert (tmp_path / "c" / "mnist_fc_8k_dwn.h").is_file()
     (state,) = seen
     assert state.data["accuracy"] > 0.5 and (tmp_path / "model.pt").is_file()
 
