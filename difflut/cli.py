@@ -250,7 +250,7 @@ def cmd_export(args) -> int:
 
     start = time.perf_counter()
     manifest = export(args.checkpoint, args.target, args.out, name=args.name, vectors=args.vectors,
-                      check=args.check, data_dir=args.data_dir)
+                      check=args.check, data_dir=args.data_dir, pipeline=args.pipeline, lut_style=args.lut_style)
     files = ", ".join(sorted(manifest["files"]))
     print(f"exported {manifest['model']} ({manifest['num_luts']:,} LUTs after optimisation) to {args.out}: {files} "
           f"({manifest['test_vectors']} test vectors, IR == PyTorch eval on all of them) in "
@@ -258,6 +258,27 @@ def cmd_export(args) -> int:
     if "selftest" in manifest:
         print(manifest["selftest"])
     return 0
+
+
+def _pipeline(text: str):
+    if text in ("none", "layers"):
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--pipeline must be none, layers or a positive int, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--pipeline must be none, layers or a positive int, got {text!r}")
+    return value
+
+
+# -- sim -----------------------------------------------------------------------------------------
+def cmd_sim(args) -> int:
+    from .hw.sim import run_sim
+
+    result = run_sim(args.folder, simulator=args.simulator, limit=args.vectors)
+    print(result.summary())
+    return 0 if result.passed else 1
 
 
 # -- entry point ---------------------------------------------------------------------------------
@@ -317,16 +338,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("export", help="export a checkpoint to C (header-only library + selftest) or the netlist IR")
+    s = sub.add_parser("export", help="export a checkpoint to C (header-only library + selftest), Verilog "
+                                      "(with its cocotb testbench) or the netlist IR")
     s.add_argument("checkpoint")
-    s.add_argument("--target", required=True, choices=["c", "ir"])
+    s.add_argument("--target", required=True, choices=["c", "ir", "verilog"])
     s.add_argument("-o", "--out", required=True, help="output folder (replaced atomically)")
     s.add_argument("--vectors", type=int, default=256,
                    help="test vectors: the first N test images of the model's dataset (default 256)")
     s.add_argument("--name", default=None, help="file base name and C prefix (default: the model name)")
     s.add_argument("--check", action="store_true", help="compile and run the C selftest before committing")
+    s.add_argument("--pipeline", default="none", type=_pipeline,
+                   help="verilog: none | layers | N (register cuts; see docs/verilog.md)")
+    s.add_argument("--lut-style", default="behavioral", choices=["behavioral", "xilinx"],
+                   help="verilog: behavioural LUTs or LUT6 primitives")
     s.add_argument("--data-dir", default=None)
     s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("sim", help="simulate an exported Verilog folder against its test vectors (cocotb)")
+    s.add_argument("folder")
+    s.add_argument("--simulator", default="icarus", choices=["icarus", "verilator"])
+    s.add_argument("--vectors", type=int, default=0, help="use the first N vectors (default: all)")
+    s.set_defaults(func=cmd_sim)
     return p
 
 

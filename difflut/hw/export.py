@@ -6,7 +6,10 @@ the IR evaluator reproduces the PyTorch eval forward bit for bit on the test vec
 
 * ``target="ir"``: ``<name>.ir.json`` and ``export.json``;
 * ``target="c"``: ``<name>.h``, ``<name>_selftest.c`` (test vectors: raw input codes with the
-  expected scores / classes of ``model.class_scores`` / ``model.predict``) and ``export.json``.
+  expected scores / classes of ``model.class_scores`` / ``model.predict``) and ``export.json``;
+* ``target="verilog"``: the self-standing folder of :func:`difflut.hw.verilog.verilog_files`
+  (Verilog, ``params.json`` with ports and latency, ``vectors.json`` with the PyTorch expectations,
+  the cocotb testbench, a README) and ``export.json``.
 
 Atomicity: everything is written into a temporary folder beside ``out_dir`` and renamed to
 ``out_dir`` at the end, so ``out_dir`` is either the complete new export or untouched. An existing
@@ -33,7 +36,7 @@ from .c_header import generate_header, generate_selftest
 from .evaluate import evaluate_ir
 from .ir import NetlistIR
 
-TARGETS = ("c", "ir")
+TARGETS = ("c", "ir", "verilog")
 MANIFEST = "export.json"
 
 
@@ -95,7 +98,8 @@ def _sha256(data: bytes) -> str:
 
 
 def render(model_or_checkpoint, target: str, *, name: str | None = None, vectors: int = 256,
-           vector_codes=None, optimize: bool = True, data_dir=None) -> tuple[dict[str, bytes], dict]:
+           vector_codes=None, optimize: bool = True, data_dir=None, pipeline="none",
+           lut_style: str = "behavioral") -> tuple[dict[str, bytes], dict]:
     """The files of an export as ``{file name: bytes}`` plus its manifest (nothing is written)."""
     if target not in TARGETS:
         raise ExportError(f"unknown export target {target!r}; choose one of {', '.join(TARGETS)}")
@@ -120,6 +124,11 @@ def render(model_or_checkpoint, target: str, *, name: str | None = None, vectors
     files: dict[str, bytes] = {}
     if target == "ir":
         files[f"{name}.ir.json"] = ir.to_json().encode()
+    elif target == "verilog":
+        from .verilog import verilog_files
+
+        files, _ = verilog_files(ir, pipeline=pipeline, lut_style=lut_style, name=name,
+                                 vectors=(codes, scores, predicted))
     else:
         files[f"{name}.h"] = generate_header(ir, name).encode()
         files[f"{name}_selftest.c"] = generate_selftest(ir, name, codes, scores, predicted).encode()
@@ -161,7 +170,7 @@ def _check_selftest(folder: Path, name: str, cc: str) -> str:
 
 def export(model_or_checkpoint, target: str, out_dir, *, name: str | None = None, vectors: int = 256,
            vector_codes=None, optimize: bool = True, check: bool = False, cc: str = "cc",
-           data_dir=None) -> dict:
+           data_dir=None, pipeline="none", lut_style: str = "behavioral") -> dict:
     """Write the export of ``target`` ("c" or "ir") to the folder ``out_dir``, atomically.
 
     Args:
@@ -171,13 +180,14 @@ def export(model_or_checkpoint, target: str, out_dir, *, name: str | None = None
         vector_codes: explicit raw input codes instead (B, *input_shape).
         optimize: run :func:`difflut.hw.passes.optimize` on the lowered IR.
         check: (target c) compile and run the selftest with ``cc`` before committing the export.
+        pipeline, lut_style: (target verilog) see :func:`difflut.hw.verilog.generate`.
 
     Returns the manifest (also written as ``export.json``). Raises :class:`ExportError` (and
     the lowering's errors for an untrained-mode model or an unfitted encoder); on any error the
     output folder is left as it was.
     """
     files, manifest = render(model_or_checkpoint, target, name=name, vectors=vectors, vector_codes=vector_codes,
-                             optimize=optimize, data_dir=data_dir)
+                             optimize=optimize, data_dir=data_dir, pipeline=pipeline, lut_style=lut_style)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ExportError(f"output path {str(out)!r} exists and is not a folder")
