@@ -223,12 +223,36 @@ def demo_export_c(state: DemoState) -> None:
         state.report.append(f"C selftest (compiled, run): {manifest['selftest'].splitlines()[-1]}")
 
 
+def demo_export_verilog(state: DemoState) -> None:
+    import shutil
+
+    from .hw.export import export
+
+    out = state.out_dir / "rtl"
+    test_x, _ = state.data["test"]
+    count = min(state.args.sim_vectors, len(test_x))
+    start = time.perf_counter()
+    manifest = export(state.model, "verilog", out, vector_codes=test_x[:count], pipeline="layers")
+    state.report.append(f"exported to Verilog (pipelined per layer) in {out} in {time.perf_counter() - start:.1f} s")
+    if shutil.which("iverilog") is None:
+        state.report.append("Icarus Verilog not found: the simulation was not run (see docs/install.md)")
+        return
+    from .hw.sim import run_sim
+
+    result = run_sim(out, simulator="icarus")
+    state.report.append(f"Verilog simulation (Icarus, cocotb) against PyTorch on {manifest['test_vectors']} test "
+                        f"images: {result.summary()}")
+    if not result.passed:
+        raise RuntimeError("the Verilog simulation does not match the PyTorch eval forward")
+
+
 #: (name, step) pairs run in order by ``difflut demo``
 DEMO_STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
     ("train", demo_train),
     ("evaluate", demo_evaluate),
     ("fault injection", demo_faults),
     ("export C", demo_export_c),
+    ("export Verilog and simulate", demo_export_verilog),
 ]
 
 
@@ -332,7 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--test-limit", type=int, default=None, help="use the first N test images")
     s.add_argument("--val-size", type=int, default=5000,
                    help="training images held out to pick the best epoch (at most a tenth of them)")
-    s.add_argument("--vectors", type=int, default=1000, help="test images checked in the exported hardware")
+    s.add_argument("--vectors", type=int, default=1000, help="test images checked in the exported C")
+    s.add_argument("--sim-vectors", type=int, default=100, help="test images simulated in the exported Verilog")
     s.add_argument("--device", default=None)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quiet", action="store_true")

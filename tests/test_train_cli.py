@@ -143,6 +143,9 @@ def test_demo_runs_its_steps_and_can_be_extended(tmp_path, capsys, monkeypatch):
     if shutil.which("cc") or shutil.which("gcc"):
         assert "C selftest (compiled, run): PASS" in out
     assert (tmp_path / "c" / "mnist_fc_8k_dwn.h").is_file()
+    assert (tmp_path / "rtl" / "mnist_fc_8k_dwn.v").is_file()
+    if shutil.which("iverilog"):
+        assert "Verilog simulation (Icarus, cocotb) against PyTorch on 100 test images: PASS" in out
     (state,) = seen
     assert state.data["accuracy"] > 0.5 and (tmp_path / "model.pt").is_file()
 
