@@ -228,3 +228,22 @@ def test_verilog_target_and_sim_cli_on_a_trained_model(trained, tmp_path, capsys
     verilog.write_text(text)
     assert main(["sim", str(out), "--vectors", "300"]) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("verilator") is None and shutil.which("iverilog") is None,
+                    reason="needs Verilator or Icarus Verilog")
+def test_full_mnist_test_set_through_the_verilog_of_a_trained_8k_model(tmp_path):
+    """All 10,000 MNIST test images through the simulated Verilog of a trained mnist_fc_8k_dwn (Verilator if
+    installed, else Icarus: about 20 minutes), against the PyTorch eval forward."""
+    from difflut.hw.sim import run_sim
+
+    x, y = load_mnist("train")
+    test_x, _ = load_mnist("test")
+    model = get_model("mnist_fc_8k_dwn", seed=0)
+    train(model, x[:10000], y[:10000], x[-2000:], y[-2000:], epochs=1, batch_size=128, progress=False, seed=0)
+    manifest = export(model.eval(), "verilog", tmp_path / "rtl", vector_codes=test_x.numpy(), pipeline="layers")
+    assert manifest["test_vectors"] == 10000
+    simulator = "verilator" if shutil.which("verilator") else "icarus"
+    result = run_sim(tmp_path / "rtl", simulator=simulator)
+    assert result.passed and result.mismatches == 0 and result.checked >= 10000, result.summary()
