@@ -247,3 +247,15 @@ def test_full_mnist_test_set_through_the_verilog_of_a_trained_8k_model(tmp_path)
     simulator = "verilator" if shutil.which("verilator") else "icarus"
     result = run_sim(tmp_path / "rtl", simulator=simulator)
     assert result.passed and result.mismatches == 0 and result.checked >= 10000, result.summary()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (runs on the GPU machine)")
+def test_on_a_gpu_machine_the_cuda_forward_is_checked_too(trained, tmp_path):
+    model, _ = trained
+    manifest = export(model, "ir", tmp_path / "ir", vectors=500)
+    assert manifest["cuda_forward"].endswith("== CPU eval forward on 500 test vectors")
+
+
+def test_without_cuda_the_manifest_says_so(trained, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert export(trained[0], "ir", tmp_path / "ir", vectors=20)["cuda_forward"] is None

@@ -93,6 +93,24 @@ def expected_outputs(model, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return scores, predicted
 
 
+def cuda_check(model, codes: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> str | None:
+    """On a machine with CUDA: the CUDA eval forward's outputs must equal the given (CPU) ones.
+
+    Returns a line for the manifest, or None without CUDA. Raises :class:`ExportError` on a mismatch.
+    """
+    if not torch.cuda.is_available():
+        return None
+    import copy
+
+    on_gpu = copy.deepcopy(model).to("cuda")
+    cuda_scores, cuda_predicted = expected_outputs(on_gpu, codes)
+    if not (np.array_equal(cuda_scores, scores) and np.array_equal(cuda_predicted, predicted)):
+        bad = int((cuda_scores != scores).any(axis=1).sum())
+        raise ExportError(f"the CUDA eval forward disagrees with the CPU one on {bad} of {len(codes)} test vectors "
+                          f"({torch.cuda.get_device_name()}): refusing to export")
+    return f"CUDA eval forward ({torch.cuda.get_device_name()}) == CPU eval forward on {len(codes)} test vectors"
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -116,6 +134,7 @@ def render(model_or_checkpoint, target: str, *, name: str | None = None, vectors
     else:
         codes = np.asarray(vector_codes)
     scores, predicted = expected_outputs(model, codes)
+    cuda = cuda_check(model, codes, scores, predicted)
     ir_scores, ir_predicted = evaluate_ir(ir, codes)
     if not (np.array_equal(scores, ir_scores) and np.array_equal(predicted, ir_predicted)):
         bad = int((scores != ir_scores).any(axis=1).sum())
@@ -144,6 +163,7 @@ def render(model_or_checkpoint, target: str, *, name: str | None = None, vectors
         "input_shape": list(ir.input_shape),
         "input_format": ir.encoder.input_format.to_dict(),
         "test_vectors": int(len(codes)),
+        "cuda_forward": cuda,
         "files": {f: _sha256(data) for f, data in sorted(files.items())},
     }
     files[MANIFEST] = (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode()
