@@ -14,3 +14,15 @@ def gradcheck_training_forward(node, x: torch.Tensor) -> bool:
         return functional_call(node, dict(zip(names, ps)), (x,))
 
     return torch.autograd.gradcheck(f, (x, *params))
+
+
+def naive_multilinear(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """sum_a p[n, a] * prod_j x_j**a_j (1 - x_j)**(1 - a_j) for x (B, N, k), p (N, 2**k), by plain loops (float64)."""
+    batch, num_nodes, k = x.shape
+    out = torch.zeros(batch, num_nodes, dtype=torch.float64)
+    for a in range(1 << k):
+        weight = torch.ones(batch, num_nodes, dtype=torch.float64)
+        for j in range(k):
+            weight = weight * (x[..., j] if (a >> j) & 1 else 1 - x[..., j])
+        out = out + p[:, a] * weight
+    return out

@@ -24,14 +24,7 @@ TINY_FC = {"layer_widths": (60, 30)}
 TINY_CIFAR = {"conv_channels": (2, 4), "layer_widths": (40, 20), "encoder_bits": 3}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The tensors here are tiny: one intra-op thread is as fast, and avoids OpenMP threads spinning
-    against other processes on a busy small machine. Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # -- the reference evaluator of the IR --------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from node_checks import naive_multilinear
 
 from difflut.nodes import ProbabilisticNode
 from difflut.nodes.lookup import flat_address
@@ -13,14 +14,7 @@ F64 = torch.float64
 
 def naive_expectation(x, p):
     """sum_a p[n, a] * prod_j x_j**a_j (1 - x_j)**(1 - a_j), by plain loops over addresses and inputs."""
-    B, N, k = x.shape
-    out = torch.zeros(B, N, dtype=F64)
-    for a in range(1 << k):
-        weight = torch.ones(B, N, dtype=F64)
-        for j in range(k):
-            weight = weight * (x[..., j] if (a >> j) & 1 else 1 - x[..., j])
-        out = out + p[:, a] * weight
-    return out
+    return naive_multilinear(x, p)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 6, 7])

@@ -33,14 +33,7 @@ PASSES = [fold_constants, prune_inputs, collapse_identities, remove_dead, lambda
 BIT = InputFormat(1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The tensors here are tiny: one intra-op thread is as fast, and avoids OpenMP threads spinning
-    against other processes on a busy small machine. Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def bit_encoder(features: int) -> EncoderHardwareForm:
