@@ -131,6 +131,18 @@ OVERRIDE_RULES = {
 }
 
 #: overrides every zoo model accepts
+#: the training options every zoo model starts from (a model's ``defaults`` extend these)
+COMMON_DEFAULTS = dict(
+    node_kwargs=None,
+    tau=None,  # sqrt(bits per class)
+    flip_probability=0.0,
+    grad_stabilization="none",
+    residual_init=False,
+    regularization="none",
+    reg_weight=0.0,
+    use_cuda=False,
+)
+
 COMMON_OVERRIDES = (
     "node_input_dim", "encoder_bits", "flip_probability", "grad_stabilization", "residual_init",
     "use_cuda", "hidden_size", "layer_widths", "tau", "regularization", "reg_weight",

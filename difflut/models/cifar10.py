@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..registry import get_encoder, get_layer, register_model
-from .base import COMMON_OVERRIDES, BaseModel
+from .base import COMMON_DEFAULTS, COMMON_OVERRIDES, BaseModel
 
 
 class OrPool2d(nn.Module):
@@ -55,23 +55,16 @@ class CIFAR10Conv(BaseModel):
     """
 
     defaults = dict(
+        COMMON_DEFAULTS,
         encoder="thermometer",
         encoder_bits=4,
         node_type="dwn_stable",
-        node_kwargs=None,
         node_input_dim=6,
         conv_channels=(32, 64),
         kernel_size=3,
         padding=1,
         tree_depth=2,
         layer_widths=(2000, 1000),
-        tau=None,
-        flip_probability=0.0,
-        grad_stabilization="none",
-        residual_init=False,
-        regularization="none",
-        reg_weight=0.0,
-        use_cuda=False,
     )
     overridable = COMMON_OVERRIDES + ("conv_channels",)
     input_shape = (3, 32, 32)

@@ -17,23 +17,16 @@ from __future__ import annotations
 from torch import nn
 
 from ..registry import get_encoder, get_layer, register_model
-from .base import COMMON_OVERRIDES, BaseModel
+from .base import COMMON_DEFAULTS, COMMON_OVERRIDES, BaseModel
 
 _FC_DEFAULTS = dict(
+    COMMON_DEFAULTS,
     encoder="thermometer",
     encoder_bits=4,
     mapping="random",
     node_type="dwn_stable",
-    node_kwargs=None,
     node_input_dim=6,
     layer_widths=(6000, 2000),
-    tau=None,  # sqrt(bits per class)
-    flip_probability=0.0,
-    grad_stabilization="none",
-    residual_init=False,
-    regularization="none",
-    reg_weight=0.0,
-    use_cuda=False,
 )
 
 
