@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 
 SCHEDULES = ("constant", "cosine")
+_PROGRESS_EVERY = 20  # steps between progress-bar updates (each one waits for the device)
 
 
 def _check_data(images, labels, what: str) -> None:
@@ -47,7 +48,7 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
           val_images: torch.Tensor | None = None, val_labels: torch.Tensor | None = None, *,
           epochs: int = 1, batch_size: int = 128, lr: float | None = None, schedule: str = "constant",
           device=None, out=None, seed: int = 0, progress: bool = True,
-          metadata: dict | None = None) -> list[dict[str, Any]]:
+          metadata: dict | None = None, on_epoch=None) -> list[dict[str, Any]]:
     """Train ``model`` in place; returns one dict per epoch (loss, train/val accuracy, samples/s).
 
     Args:
@@ -59,6 +60,8 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
         out: checkpoint path; the best epoch so far is saved there (atomically).
         seed: seeds the batch order and torch's global RNG (train-time bit flips).
         progress: show a tqdm bar with loss, accuracy and samples/s.
+        on_epoch: called as ``on_epoch(record)`` after each epoch, while the model holds that epoch's
+            weights (e.g. to log, or to add ``evaluate(model, ...)`` results to the record in place).
     Returns: the history; the model ends in eval mode holding the best epoch's weights.
     """
     _check_data(train_images, train_labels, "train")
@@ -87,9 +90,11 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
     history, best_acc, best_state = [], -1.0, None
     for epoch in range(1, epochs + 1):
         model.train()
-        start, seen, correct, loss_sum = time.perf_counter(), 0, 0, 0.0
+        start, seen = time.perf_counter(), 0
+        correct = torch.zeros((), dtype=torch.int64, device=device)  # on the device: no sync per step
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
         bar = tqdm(total=n, desc=f"epoch {epoch}/{epochs}", unit="img", disable=not progress, leave=False)
-        for idx in torch.randperm(n, generator=order).split(batch_size):
+        for step, idx in enumerate(torch.randperm(n, generator=order).split(batch_size), 1):
             images, labels = train_images[idx].to(device), labels_dev[idx.to(device)]
             logits = model(images)
             loss = F.cross_entropy(logits, labels) + model.get_regularization_loss()
@@ -100,17 +105,22 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
                 scheduler.step()
 
             seen += len(idx)
-            correct += (logits.argmax(1) == labels).sum().item()
-            loss_sum += loss.item() * len(idx)
-            rate = seen / max(time.perf_counter() - start, 1e-9)
-            bar.update(len(idx))
-            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}", **{"samples/s": f"{rate:.0f}"})
+            correct += (logits.detach().argmax(1) == labels).sum()
+            loss_sum += loss.detach().double() * len(idx)
+            if progress and (step % _PROGRESS_EVERY == 0 or seen == n):
+                rate = seen / max(time.perf_counter() - start, 1e-9)
+                bar.update(seen - bar.n)
+                bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct.item() / seen:.3f}",
+                                **{"samples/s": f"{rate:.0f}"})
         bar.close()
+        epoch_loss, epoch_correct = loss_sum.item(), correct.item()  # waits for the device's last step
         seconds = time.perf_counter() - start
         val_acc = evaluate(model, val_images, val_labels)
-        record = {"epoch": epoch, "loss": loss_sum / n, "train_accuracy": correct / n,
+        record = {"epoch": epoch, "loss": epoch_loss / n, "train_accuracy": epoch_correct / n,
                   "val_accuracy": val_acc, "seconds": seconds, "samples_per_s": n / seconds}
         history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
         if progress:
             tqdm.write(f"epoch {epoch}/{epochs}: loss {record['loss']:.4f}  train acc {record['train_accuracy']:.4f}"
                        f"  val acc (eval mode) {val_acc:.4f}  {record['samples_per_s']:.0f} samples/s")

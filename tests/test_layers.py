@@ -384,8 +384,8 @@ def test_learnable_eval_is_argmax_with_ties_to_lowest_index():
     assert torch.equal(layer(x), flat_reference(layer, x))
 
 
-def test_learnable_training_is_the_softmax_selection():
-    layer = LearnableLayer(9, 4, node_type=TableNode, k=3, tau=0.5, seed=1)
+def test_learnable_soft_training_is_the_softmax_selection():
+    layer = LearnableLayer(9, 4, node_type=TableNode, k=3, selection="soft", tau=0.5, seed=1)
     x = torch.rand(6, 9)
     weights = torch.softmax(layer.logits / 0.5, dim=-1)  # (4, 3, 9)
     selected = torch.einsum("bi,nji->bnj", x, weights)
@@ -394,12 +394,52 @@ def test_learnable_training_is_the_softmax_selection():
     assert layer.logits.grad is not None and float(layer.logits.grad.abs().sum()) > 0
 
 
-def test_learnable_peaked_logits_train_like_eval():
-    layer = LearnableLayer(12, 5, node_type=TableNode, k=3, tau=1e-3, seed=2)
+def test_learnable_soft_peaked_logits_train_like_eval():
+    layer = LearnableLayer(12, 5, node_type=TableNode, k=3, selection="soft", tau=1e-3, seed=2)
     x = binary((10, 12))
     hard = layer.node(x[:, layer.connections()])
     assert torch.allclose(layer(x), hard, atol=1e-3)  # uniform[0, 1) logits / 1e-3: nearly one-hot
-    assert LearnableLayer(12, 5, node_type=TableNode, k=3).tau == 0.1
+    assert LearnableLayer(12, 5, node_type=TableNode, k=3, selection="soft").tau == 0.1
+
+
+def test_learnable_hard_training_forward_is_the_eval_wiring():
+    layer = LearnableLayer(12, 5, node_type=TableNode, k=3, seed=2)
+    assert layer.selection == "hard" and layer.tau == 1e-3
+    x = binary((10, 12))
+    assert torch.equal(layer(x), layer.node(x[:, layer.connections()]))
+
+
+def test_learnable_hard_backward_is_the_straight_through_formula():
+    layer = LearnableLayer(7, 3, node_type=TableNode, k=2, tau=0.3, seed=4).double()
+    x = torch.rand(5, 7, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(5, 3, dtype=torch.float64)
+    layer(x).backward(g)
+    # reference: the node's gradient w.r.t. its selected inputs, then the documented straight-through rule
+    sel = x.detach()[:, layer.connections()].clone().requires_grad_(True)  # (5, 3, 2)
+    layer.node(sel).backward(g)
+    g_sel = sel.grad.reshape(5, 6)
+    weights = torch.softmax(layer.logits.detach().view(6, 7) / 0.3, dim=-1)
+    assert torch.allclose(x.grad, g_sel @ weights)
+    assert torch.allclose(layer.logits.grad.view(6, 7), g_sel.T @ x.detach())
+
+
+def test_learnable_hard_wiring_moves_with_the_logits():
+    torch.manual_seed(0)
+    layer = LearnableLayer(6, 2, node_type=TableNode, k=2, seed=3)
+    x = binary((64, 6))
+    before = layer.connections().clone()
+    opt = torch.optim.SGD([layer.logits], lr=10.0)
+    for _ in range(3):  # push node outputs up: logits of inputs that are 1 where outputs matter grow
+        opt.zero_grad()
+        (-layer(x).sum()).backward()
+        opt.step()
+    assert layer.logits.grad.abs().sum() > 0
+    assert not torch.equal(before, layer.connections())
+
+
+def test_learnable_bad_selection():
+    with pytest.raises(ValueError, match="selection must be one of 'hard', 'soft'"):
+        LearnableLayer(5, 2, node_type=TableNode, k=2, selection="gumbel")
 
 
 def test_learnable_bad_tau():

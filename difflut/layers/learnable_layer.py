@@ -9,6 +9,35 @@ from ..errors import InputError
 from ..registry import register_layer
 from .base import BaseLUTLayer, check_positive_int
 
+SELECTIONS = ("hard", "soft")
+
+
+class HardSelect(torch.autograd.Function):
+    """Straight-through input selection of DWN's learnable mapping (Bacellar et al., 2024).
+
+    forward(x (B, I), logits (M, I), tau) -> (B, M): ``y[:, m] = x[:, logits[m].argmax()]``
+    (ties -> lowest index), exactly the eval-mode wiring. Backward, upstream ``g`` (B, M):
+    ``dL/dlogits = g.T @ x`` (the gradient of the linear selection ``x @ logits.T``) and
+    ``dL/dx = g @ softmax(logits / tau, dim=-1)``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, logits, tau):
+        index = logits.argmax(-1)
+        ctx.save_for_backward(x, logits)
+        ctx.tau = tau
+        return x.index_select(1, index)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, logits = ctx.saved_tensors
+        grad_x = grad_logits = None
+        if ctx.needs_input_grad[0]:
+            grad_x = grad @ torch.softmax(logits / ctx.tau, dim=-1).to(grad.dtype)
+        if ctx.needs_input_grad[1]:
+            grad_logits = (grad.T @ x.to(grad.dtype)).to(logits.dtype)
+        return grad_x, grad_logits, None
+
 
 @register_layer("learnable")
 class LearnableLayer(BaseLUTLayer):
@@ -19,21 +48,31 @@ class LearnableLayer(BaseLUTLayer):
     Parameter ``logits`` (output_size, k, input_size), initialised uniform in
     [0, 1) from a private generator seeded by ``seed`` (as DWN's mapping weights).
 
-    Training: node n's input j is the soft selection
-    ``sum_i softmax(logits[n, j] / tau)[i] * x[:, i]`` (temperature ``tau``,
-    default 0.1; smaller is closer to the hard selection but learns slower:
-    DWN's ``lm_tau = 1e-3``, which in DWN only shapes the backward pass,
-    leaves a soft forward selection almost frozen).
+    Training, ``selection``:
+
+    * ``"hard"`` (default, DWN's learnable mapping): node n's input j is
+      ``x[:, logits[n, j].argmax()]``, the eval wiring; the backward pass is
+      :class:`HardSelect`'s (logits get ``g.T @ x``, inputs get ``g`` spread by
+      ``softmax(logits / tau)``, temperature ``tau`` default 1e-3 as DWN's).
+    * ``"soft"``: node n's input j is the soft selection
+      ``sum_i softmax(logits[n, j] / tau)[i] * x[:, i]`` (default ``tau`` 0.1):
+      the forward differs from eval until the softmax is nearly one-hot.
 
     Eval: node n's input j is ``x[:, connections()[n, j]]`` with
     ``connections() = logits.argmax(-1)`` (ties -> lowest input index); then
     ``y[b, n] = node.truth_table()[n, address]`` as in :class:`RandomLayer`.
     """
 
-    def __init__(self, input_size: int, output_size: int, node_type="dwn", k: int = 6, tau: float = 0.1, **kwargs):
+    def __init__(self, input_size: int, output_size: int, node_type="dwn", k: int = 6, tau: float | None = None,
+                 selection: str = "hard", **kwargs):
         super().__init__(node_type, k, **kwargs)
         self.input_size = check_positive_int("input_size", input_size)
         self.output_size = check_positive_int("output_size", output_size)
+        if selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {', '.join(map(repr, SELECTIONS))}, got {selection!r}")
+        self.selection = selection
+        if tau is None:
+            tau = 1e-3 if selection == "hard" else 0.1
         if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not tau > 0:
             raise ValueError(f"tau must be a positive number, got {tau!r}")
         self.tau = float(tau)
@@ -46,11 +85,13 @@ class LearnableLayer(BaseLUTLayer):
 
     def lut_forward(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.shape[0]
-        if self.training:
-            weights = torch.softmax(self.logits.view(-1, self.input_size) / self.tau, dim=-1)
-            selected = x @ weights.to(x.dtype).T
-        else:
+        logits = self.logits.view(-1, self.input_size)
+        if not self.training:
             selected = x.index_select(1, self.connections().view(-1))
+        elif self.selection == "hard":
+            selected = HardSelect.apply(x, logits, self.tau)
+        else:
+            selected = x @ torch.softmax(logits / self.tau, dim=-1).to(x.dtype).T
         return self.node(selected.view(batch, self.output_size, self.k))
 
     def check_input(self, x: torch.Tensor) -> None:
@@ -60,4 +101,5 @@ class LearnableLayer(BaseLUTLayer):
             )
 
     def extra_repr(self) -> str:
-        return f"{self.input_size} -> {self.output_size}, tau={self.tau}, " + super().extra_repr()
+        return (f"{self.input_size} -> {self.output_size}, selection={self.selection!r}, tau={self.tau}, "
+                + super().extra_repr())

@@ -27,6 +27,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
+from .. import kernels
 from ..errors import InputError, NotFittedError
 from ..input_format import InputFormat
 from ..layers import GroupSum
@@ -206,6 +207,8 @@ class BaseModel(nn.Module, ABC):
         if self.config.get("use_cuda"):
             if not torch.cuda.is_available():
                 raise RuntimeError("use_cuda=True but CUDA is not available on this machine")
+            if any(node.uses_cuda_kernels for layer in self.lut_layers() for node in layer.node_modules()):
+                kernels.efd_extension(required=True)
             self.cuda()
 
     # -- configuration -------------------------------------------------------------------------

@@ -32,6 +32,8 @@ class BaseNode(nn.Module):
     registry_name = "base"
     #: the k this node type supports (None: any k in 1..MAX_K)
     supported_k: tuple[int, ...] | None = None
+    #: training runs DiffLUT's CUDA kernels (difflut.kernels) on float32 CUDA tensors
+    uses_cuda_kernels: bool = False
 
     def __init__(self, num_nodes: int, k: int):
         super().__init__()

@@ -29,7 +29,10 @@ class DWNNode(BaseNode):
     in place to [-1, 1] (sign-preserving, so the truth table is unchanged).
 
     Eval: ``truth_table()[n, address(x)]``, ``truth_table() = table >= 0``.
+    Training on float32 CUDA tensors runs the fused kernels of :mod:`difflut.kernels`.
     """
+
+    uses_cuda_kernels = True
 
     def __init__(self, num_nodes: int, k: int, *, efd: str = "paper", clamp: bool = True):
         super().__init__(num_nodes, k)
@@ -82,7 +85,10 @@ class DWNStableNode(BaseNode):
     approached by a pass-through of input j as its margin grows.
 
     Eval: ``truth_table()[n, address(x)]``, ``truth_table() = logits >= 0``.
+    Training on float32 CUDA tensors runs the fused kernels of :mod:`difflut.kernels`.
     """
+
+    uses_cuda_kernels = True
 
     def __init__(self, num_nodes: int, k: int, *, gradient_scale: float = 1.25):
         super().__init__(num_nodes, k)

@@ -24,6 +24,7 @@ import functools
 
 import torch
 
+from .. import kernels
 from ..bits import subset_order
 from .lookup import flat_address
 
@@ -79,19 +80,33 @@ class EFDLookup(torch.autograd.Function):
     the promoted dtype of ``x`` and ``table``. Backward (upstream ``g``, times
     ``grad_scale``): the entry read gets ``g`` (a straight-through step when
     ``hard``); ``x[b, n, j]`` gets ``g * efd_input_factors(table)[n, u, j]``.
+    For float32 CUDA operands the fused kernels of :mod:`difflut.kernels` compute it.
     """
 
     @staticmethod
     def forward(ctx, x, table, weighting, hard, grad_scale):
+        ctx.weighting, ctx.grad_scale, ctx.x_dtype = weighting, grad_scale, x.dtype
+        if kernels.use_efd_kernel(x, table):  # fused CUDA kernel, same values
+            out, address = kernels.efd_extension().forward(x.contiguous(), table.contiguous(), hard)
+            ctx.save_for_backward(address, table)
+            ctx.fused = True
+            return out
         flat = flat_address(x)
         values = table.reshape(-1)[flat]
         dtype = torch.promote_types(x.dtype, table.dtype)
         ctx.save_for_backward(flat, table)
-        ctx.weighting, ctx.grad_scale, ctx.x_dtype = weighting, grad_scale, x.dtype
+        ctx.fused = False
         return (values >= 0).to(dtype) if hard else values.to(dtype)
 
     @staticmethod
     def backward(ctx, grad):
+        if ctx.fused:
+            address, table = ctx.saved_tensors
+            factors = efd_input_factors(table, ctx.weighting) if ctx.needs_input_grad[0] else table
+            grad_x, grad_table = kernels.efd_extension().backward(
+                grad.contiguous().float(), address, factors.contiguous(), table.shape[1],
+                ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.grad_scale)
+            return grad_x, grad_table, None, None, None
         flat, table = ctx.saved_tensors
         if ctx.grad_scale != 1.0:
             grad = grad * ctx.grad_scale

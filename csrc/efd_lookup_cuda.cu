@@ -1,0 +1,85 @@
+// Fused CUDA kernels of the EFD table lookup (difflut/nodes/efd.py, EFDLookup), float32.
+//
+// forward: one thread per (sample b, node n): address u = sum_j [x[b, n, j] >= 0.5] * 2**j,
+//          out[b, n] = table[n, u] (or [table[n, u] >= 0] as 0/1 when hard), address[b, n] = u.
+// backward: one thread per (b, n), g = scale * grad[b, n]:
+//          grad_x[b, n, j] = g * factors[n, u, j]  (factors = efd_input_factors(table), computed by torch)
+//          grad_table[n, u] += g                   (atomicAdd: samples reading one entry accumulate)
+// Every output value is a single product or an exact comparison, so forward outputs and grad_x equal
+// the torch implementation's; grad_table sums in another order (float rounding only).
+#include <torch/extension.h>
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+
+namespace {
+
+constexpr int kThreads = 256;
+
+__global__ void efd_forward_kernel(const float* __restrict__ x, const float* __restrict__ table,
+                                   float* __restrict__ out, int32_t* __restrict__ address,
+                                   int64_t total, int64_t nodes, int k, bool hard) {
+  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;  // i = b * nodes + n
+  if (i >= total) return;
+  const float* xi = x + i * k;
+  int32_t u = 0;
+  for (int j = 0; j < k; ++j) u |= int32_t(xi[j] >= 0.5f) << j;
+  const int64_t n = i % nodes;
+  const float v = table[(n << k) + u];
+  out[i] = hard ? (v >= 0.f ? 1.f : 0.f) : v;
+  address[i] = u;
+}
+
+__global__ void efd_backward_kernel(const float* __restrict__ grad, const int32_t* __restrict__ address,
+                                    const float* __restrict__ factors, float* __restrict__ grad_x,
+                                    float* __restrict__ grad_table, int64_t total, int64_t nodes, int k,
+                                    float scale) {
+  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (i >= total) return;
+  const float g = grad[i] * scale;
+  const int64_t n = i % nodes;
+  const int64_t entry = (n << k) + address[i];
+  if (grad_x != nullptr) {
+    const float* f = factors + entry * k;
+    float* gx = grad_x + i * k;
+    for (int j = 0; j < k; ++j) gx[j] = g * f[j];
+  }
+  if (grad_table != nullptr) atomicAdd(grad_table + entry, g);
+}
+
+int blocks_for(int64_t total) { return int((total + kThreads - 1) / kThreads); }
+
+}  // namespace
+
+std::vector<torch::Tensor> efd_forward_cuda(torch::Tensor x, torch::Tensor table, bool hard) {
+  const at::cuda::CUDAGuard guard(x.device());
+  const int64_t batch = x.size(0), nodes = x.size(1), total = batch * nodes;
+  const int k = int(x.size(2));
+  auto out = torch::empty({batch, nodes}, x.options());
+  auto address = torch::empty({batch, nodes}, x.options().dtype(torch::kInt32));
+  if (total > 0) {
+    efd_forward_kernel<<<blocks_for(total), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
+        x.data_ptr<float>(), table.data_ptr<float>(), out.data_ptr<float>(), address.data_ptr<int32_t>(), total,
+        nodes, k, hard);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  }
+  return {out, address};
+}
+
+std::vector<torch::Tensor> efd_backward_cuda(torch::Tensor grad, torch::Tensor address, torch::Tensor factors,
+                                             int64_t table_size, bool need_x, bool need_table, double scale) {
+  const at::cuda::CUDAGuard guard(grad.device());
+  const int64_t batch = grad.size(0), nodes = grad.size(1), total = batch * nodes;
+  int k = 0;
+  while ((int64_t(1) << k) < table_size) ++k;
+  torch::Tensor grad_x, grad_table;
+  if (need_x) grad_x = torch::empty({batch, nodes, k}, grad.options());
+  if (need_table) grad_table = torch::zeros({nodes, table_size}, grad.options());
+  if (total > 0 && (need_x || need_table)) {
+    efd_backward_kernel<<<blocks_for(total), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
+        grad.data_ptr<float>(), address.data_ptr<int32_t>(), need_x ? factors.data_ptr<float>() : nullptr,
+        need_x ? grad_x.data_ptr<float>() : nullptr, need_table ? grad_table.data_ptr<float>() : nullptr, total,
+        nodes, k, float(scale));
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  }
+  return {grad_x, grad_table};
+}

@@ -1,0 +1,82 @@
+"""DiffLUT's CUDA kernels (``csrc/``): built on first use with ``torch.utils.cpp_extension``.
+
+The fused EFD lookup (:class:`difflut.nodes.efd.EFDLookup`, used by the ``dwn`` and
+``dwn_stable`` nodes) runs these kernels for float32 CUDA tensors; otherwise it
+runs its torch implementation, which computes the same values. Forward outputs
+and input gradients are bit-identical between the two; table gradients are sums
+in another order (float rounding only).
+
+The extension compiles once per machine (about a minute; needs nvcc and ninja) into
+torch's extension cache. ``DIFFLUT_CUDA_KERNELS=0`` turns the kernels off.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import torch
+
+_NAME = "difflut_efd_lookup"
+_SOURCES = ("efd_lookup.cpp", "efd_lookup_cuda.cu")
+_state: dict = {}
+
+
+def source_dir() -> Path | None:
+    """The folder holding the kernel sources: ``csrc/`` of a source checkout, or ``share/difflut/csrc``
+    of an installed wheel; ``None`` if neither exists."""
+    candidates = (Path(__file__).resolve().parents[1] / "csrc", Path(sys.prefix) / "share" / "difflut" / "csrc")
+    for folder in candidates:
+        if all((folder / name).is_file() for name in _SOURCES):
+            return folder
+    return None
+
+
+def disabled() -> bool:
+    """True when ``DIFFLUT_CUDA_KERNELS=0`` (or ``false``/``off``) is set."""
+    return os.environ.get("DIFFLUT_CUDA_KERNELS", "1").strip().lower() in ("0", "false", "off", "no")
+
+
+def efd_extension(required: bool = False):
+    """The compiled extension module, building it on the first call; ``None`` when unavailable.
+
+    Unavailable means: no CUDA, ``DIFFLUT_CUDA_KERNELS=0``, missing sources or a failed build (warned
+    once). With ``required=True`` these raise a ``RuntimeError`` that says which one.
+    """
+    if "module" in _state:
+        return _state["module"]
+    reason = None
+    if disabled():
+        reason = "DIFFLUT_CUDA_KERNELS=0 is set"
+    elif not torch.cuda.is_available():
+        reason = "CUDA is not available on this machine"
+    elif source_dir() is None:
+        reason = f"the kernel sources {', '.join(_SOURCES)} were not found (csrc/ or share/difflut/csrc)"
+    if reason is not None:  # not cached: the environment may change
+        if required:
+            raise RuntimeError(f"DiffLUT CUDA kernels unavailable: {reason}")
+        return None
+    try:
+        from torch.utils.cpp_extension import load
+
+        folder = source_dir()
+        print("difflut: building the CUDA kernels (once per machine)...", file=sys.stderr, flush=True)
+        module = load(name=_NAME, sources=[str(folder / s) for s in _SOURCES],
+                      extra_cuda_cflags=["-O3"], extra_cflags=["-O3"], verbose=False)
+    except Exception as e:  # a failed build falls back to the torch implementation
+        _state["error"] = f"{type(e).__name__}: {e}"
+        module = None
+        if not required:
+            warnings.warn(f"DiffLUT CUDA kernels failed to build, using torch ops: {_state['error']}", stacklevel=2)
+    _state["module"] = module
+    if module is None and required:
+        raise RuntimeError(f"DiffLUT CUDA kernels failed to build: {_state.get('error')}")
+    return module
+
+
+def use_efd_kernel(x: torch.Tensor, table: torch.Tensor) -> bool:
+    """Whether :class:`EFDLookup` runs the CUDA kernels for these operands."""
+    return (x.is_cuda and table.is_cuda and x.dtype == torch.float32 and table.dtype == torch.float32
+            and not disabled() and efd_extension() is not None)

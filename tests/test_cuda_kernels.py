@@ -1,0 +1,100 @@
+"""The fused EFD CUDA kernels (csrc/, difflut.kernels) against the torch implementation.
+
+The GPU tests run only where CUDA is available (the device machine); CI checks the CPU-side
+behaviour: the fallback, the sources being found, and clear errors when kernels are required.
+"""
+
+import pytest
+import torch
+
+from difflut import get_model, kernels
+from difflut.nodes.efd import efd_lookup
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def test_kernel_sources_are_found():
+    folder = kernels.source_dir()
+    assert folder is not None and (folder / "efd_lookup_cuda.cu").is_file()
+
+
+def test_without_cuda_the_kernels_are_unavailable_and_required_says_why(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(kernels, "_state", {})
+    assert kernels.efd_extension() is None
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        kernels.efd_extension(required=True)
+    monkeypatch.setenv("DIFFLUT_CUDA_KERNELS", "0")
+    with pytest.raises(RuntimeError, match="DIFFLUT_CUDA_KERNELS=0"):
+        kernels.efd_extension(required=True)
+
+
+def test_cpu_tensors_never_use_the_kernels():
+    x, table = torch.rand(4, 3, 2), torch.rand(3, 4)
+    assert not kernels.use_efd_kernel(x, table)
+
+
+def _both(monkeypatch, fn):
+    """fn() with the kernels, then with DIFFLUT_CUDA_KERNELS=0 (torch ops)."""
+    fused = fn()
+    monkeypatch.setenv("DIFFLUT_CUDA_KERNELS", "0")
+    reference = fn()
+    monkeypatch.delenv("DIFFLUT_CUDA_KERNELS")
+    return fused, reference
+
+
+@cuda
+@pytest.mark.parametrize("k", [1, 2, 4, 6])
+@pytest.mark.parametrize("hard,weighting,scale", [(True, "released", 1.0), (False, "paper", 1.25)])
+def test_kernel_matches_torch_forward_and_input_grad_bitwise(monkeypatch, k, hard, weighting, scale):
+    assert kernels.efd_extension(required=True) is not None
+    gen = torch.Generator(device="cuda").manual_seed(k)
+    x0 = torch.rand(67, 301, k, device="cuda", generator=gen)
+    x0[0, :, 0] = 0.5  # the threshold itself reads as 1
+    table0 = torch.rand(301, 1 << k, device="cuda", generator=gen) * 2 - 1
+    g = torch.randn(67, 301, device="cuda", generator=gen)
+
+    def run():
+        x, table = x0.clone().requires_grad_(True), table0.clone().requires_grad_(True)
+        y = efd_lookup(x, table, weighting=weighting, hard=hard, grad_scale=scale)
+        y.backward(g)
+        return y.detach(), x.grad, table.grad
+
+    (y1, gx1, gt1), (y0, gx0, gt0) = _both(monkeypatch, run)
+    assert torch.equal(y1, y0)
+    assert torch.equal(gx1, gx0)
+    torch.testing.assert_close(gt1, gt0, rtol=1e-5, atol=1e-5)
+    assert gt1.abs().sum() > 0
+
+
+@cuda
+def test_kernel_catches_a_wrong_table_entry(monkeypatch):
+    x = (torch.rand(32, 50, 6, device="cuda") >= 0.5).float()
+    table = torch.rand(50, 64, device="cuda")
+    fused = efd_lookup(x, table)
+    table[0] += 1.0  # every entry of node 0 differs: the comparison must see it
+    assert not torch.equal(fused, efd_lookup(x, table))
+
+
+@cuda
+@pytest.mark.parametrize("mapping", ["random", "learnable"])
+def test_a_training_step_on_the_gpu_is_the_same_with_and_without_kernels(monkeypatch, mapping):
+    images = torch.randint(0, 256, (64, 28, 28), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (64,))
+
+    def step():
+        model = get_model("mnist_fc_8k_dwn", layer_widths=(600, 200), mapping=mapping).fit_encoder(images).cuda()
+        loss = torch.nn.functional.cross_entropy(model(images.cuda()), labels.cuda())
+        loss.backward()
+        grads = torch.cat([p.grad.flatten() for p in model.parameters()])
+        return loss.detach(), grads
+
+    (l1, g1), (l0, g0) = _both(monkeypatch, step)
+    assert torch.equal(l1, l0)
+    torch.testing.assert_close(g1, g0, rtol=1e-4, atol=1e-6)
+
+
+@cuda
+def test_use_cuda_builds_on_the_gpu_with_kernels():
+    model = get_model("mnist_fc_8k_dwn", layer_widths=(60, 20), use_cuda=True)
+    assert model.device.type == "cuda" and kernels.efd_extension() is not None
