@@ -50,11 +50,13 @@ def run_one(name: str, dataset: str, epochs: int, args, device) -> dict:
     model = get_model(name, seed=args.seed, **dict(args.set or []))
     start = time.perf_counter()
     history = train(model, fit_x, fit_y, val_x, val_y, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
-                    schedule="cosine", device=device, seed=args.seed, progress=args.verbose)
+                    schedule="cosine", device=device, seed=args.seed, progress=args.verbose,
+                    augment_shift=args.augment_shift)
     seconds = time.perf_counter() - start
     result = {
         "model": name, "dataset": dataset, "overrides": model.overrides, "nodes": model.num_nodes,
-        "epochs": epochs, "batch_size": args.batch_size, "lr": args.lr or model.default_lr, "schedule": "cosine",
+        "epochs": epochs, "batch_size": args.batch_size, "augment_shift": args.augment_shift,
+        "lr": args.lr or model.default_lr, "schedule": "cosine",
         "train_images": len(fit_x), "val_images": len(val_x), "test_images": len(test_x),
         "train_seconds": seconds, "device": str(device),
         "best_epoch": max(history, key=lambda r: r["val_accuracy"])["epoch"],
@@ -72,6 +74,7 @@ def main(argv=None) -> int:
     p.add_argument("--epochs-main", type=int, default=30, help="epochs for " + " and ".join(MAIN_MODELS))
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: each model's)")
+    p.add_argument("--augment-shift", type=int, default=0, help="random image shifts of up to N pixels")
     p.add_argument("--set", action="append", type=parse_override, metavar="KEY=VALUE",
                    help="override for every model, e.g. --set node_type=dwn --set mapping=learnable")
     p.add_argument("--verbose", action="store_true", help="print every epoch")

@@ -106,8 +106,8 @@ def cmd_train(args) -> int:
     start = time.perf_counter()
     history = train(model, train_x, train_y, val_x, val_y, epochs=args.epochs, batch_size=args.batch_size,
                     lr=args.lr, schedule=args.schedule, device=device, out=args.out, seed=args.seed,
-                    progress=not args.quiet,
-                    metadata={"dataset": dataset})
+                    progress=not args.quiet, augment_shift=args.augment_shift,
+                    metadata={"dataset": dataset, "augment_shift": args.augment_shift})
     seconds = time.perf_counter() - start
     best = max(history, key=lambda r: r["val_accuracy"])
     test_acc = evaluate(model, test_x, test_y)
@@ -327,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", type=parse_override, metavar="KEY=VALUE",
                    help="model override, e.g. --set encoder_bits=6 --set layer_widths=[128,10]")
     s.add_argument("--train-limit", type=int, default=None, help="use the first N training images")
+    s.add_argument("--augment-shift", type=int, default=0, metavar="PIXELS",
+                   help="shift training images by up to PIXELS in each direction (random, zero fill)")
     s.add_argument("--val-size", type=int, default=5000,
                    help="hold out the last N training images to pick the best epoch (default 5000; 0: use the "
                         "training images)")

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .augment import random_shift
+
 
 SCHEDULES = ("constant", "cosine")
 _PROGRESS_EVERY = 20  # steps between progress-bar updates (each one waits for the device)
@@ -48,7 +50,7 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
           val_images: torch.Tensor | None = None, val_labels: torch.Tensor | None = None, *,
           epochs: int = 1, batch_size: int = 128, lr: float | None = None, schedule: str = "constant",
           device=None, out=None, seed: int = 0, progress: bool = True,
-          metadata: dict | None = None, on_epoch=None) -> list[dict[str, Any]]:
+          metadata: dict | None = None, on_epoch=None, augment_shift: int = 0) -> list[dict[str, Any]]:
     """Train ``model`` in place; returns one dict per epoch (loss, train/val accuracy, samples/s).
 
     Args:
@@ -60,6 +62,8 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
         out: checkpoint path; the best epoch so far is saved there (atomically).
         seed: seeds the batch order and torch's global RNG (train-time bit flips).
         progress: show a tqdm bar with loss, accuracy and samples/s.
+        augment_shift: shift each training image by a random (dy, dx) in ``-augment_shift..augment_shift``
+            pixels, zero-filled, every time it is used (:func:`difflut.augment.random_shift`); 0: off.
         on_epoch: called as ``on_epoch(record)`` after each epoch, while the model holds that epoch's
             weights (e.g. to log, or to add ``evaluate(model, ...)`` results to the record in place).
     Returns: the history; the model ends in eval mode holding the best epoch's weights.
@@ -81,6 +85,8 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
 
     torch.manual_seed(seed)
     order = torch.Generator().manual_seed(seed)
+    shifts = torch.Generator().manual_seed(seed + 1)
+    random_shift(train_images[:1], augment_shift)  # validates augment_shift before any training
     optimizer = torch.optim.Adam(model.parameters(), lr=model.default_lr if lr is None else lr)
     steps = epochs * -(-len(train_images) // batch_size)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps) if schedule == "cosine"
@@ -96,6 +102,8 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
         bar = tqdm(total=n, desc=f"epoch {epoch}/{epochs}", unit="img", disable=not progress, leave=False)
         for step, idx in enumerate(torch.randperm(n, generator=order).split(batch_size), 1):
             images, labels = train_images[idx].to(device), labels_dev[idx.to(device)]
+            if augment_shift:
+                images = random_shift(images, augment_shift, shifts)
             logits = model(images)
             loss = F.cross_entropy(logits, labels) + model.get_regularization_loss()
             optimizer.zero_grad(set_to_none=True)

@@ -112,6 +112,12 @@ def _bool(v):
     return v
 
 
+def _node_kwargs(v):
+    if v is not None and not (isinstance(v, dict) and all(isinstance(key, str) for key in v)):
+        raise ValueError(f"must be None or a dict of node keyword arguments, got {v!r}")
+    return None if v is None else dict(v)
+
+
 #: every override a zoo model may accept -> its validator (a model lists the ones it accepts)
 OVERRIDE_RULES = {
     "node_input_dim": _choice(NODE_INPUT_DIMS),
@@ -129,6 +135,7 @@ OVERRIDE_RULES = {
     "node_type": _registered("node"),
     "encoder": _registered("encoder"),
     "mapping": _choice(("random", "learnable")),
+    "node_kwargs": _node_kwargs,
 }
 
 #: overrides every zoo model accepts
@@ -146,7 +153,7 @@ COMMON_DEFAULTS = dict(
 
 COMMON_OVERRIDES = (
     "node_input_dim", "encoder_bits", "flip_probability", "grad_stabilization", "residual_init",
-    "use_cuda", "hidden_size", "layer_widths", "tau", "regularization", "reg_weight",
+    "use_cuda", "hidden_size", "layer_widths", "tau", "regularization", "reg_weight", "node_kwargs",
 )
 
 

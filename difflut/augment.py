@@ -1,0 +1,29 @@
+"""Training-time data augmentation on integer images (the codes the hardware sees)."""
+
+from __future__ import annotations
+
+import torch
+
+
+def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Shift every image by its own random (dy, dx) in ``-max_shift..max_shift``, zero-filled.
+
+    ``images`` (B, ..., H, W) of any dtype -> same shape and dtype: ``out[b, ..., i, j] =
+    images[b, ..., i - dy_b, j - dx_b]`` where that pixel exists, else 0. The shifts are drawn on the
+    CPU from ``generator`` (or the global RNG), so a seed gives the same shifts on every device.
+    """
+    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
+        raise ValueError(f"max_shift must be a non-negative int, got {max_shift!r}")
+    if images.dim() < 3:
+        raise ValueError(f"random_shift expects images (B, ..., H, W), got shape {tuple(images.shape)}")
+    if max_shift == 0 or images.shape[0] == 0:
+        return images
+    batch, (height, width), s = images.shape[0], images.shape[-2:], max_shift
+    shifts = torch.randint(-s, s + 1, (2, batch), generator=generator).to(images.device)
+    padded = torch.nn.functional.pad(images.reshape(batch, -1, height, width), (s, s, s, s))
+    rows = (torch.arange(height, device=images.device) + s).unsqueeze(0) - shifts[0].unsqueeze(1)  # (B, H)
+    cols = (torch.arange(width, device=images.device) + s).unsqueeze(0) - shifts[1].unsqueeze(1)  # (B, W)
+    b = torch.arange(batch, device=images.device).view(batch, 1, 1, 1)
+    c = torch.arange(padded.shape[1], device=images.device).view(1, -1, 1, 1)
+    out = padded[b, c, rows.view(batch, 1, height, 1), cols.view(batch, 1, 1, width)]
+    return out.reshape(images.shape)
