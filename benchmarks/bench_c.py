@@ -3,7 +3,7 @@ IR evaluator, same run, same images; plus export time, header size and compile t
 
     python benchmarks/bench_c.py [--checkpoint m.pt] [--images 10000] [--repeats 5] [--cflags "-O2"]
 
-Without a checkpoint the model is an untrained ``mnist_fc_8k_dwn`` (6000 + 2000 LUTs) with its
+Without a checkpoint the model is an untrained ``mnist_fc_8k_dwn`` (2000 + 6000 LUTs) with its
 encoder fitted on 10,000 training images: the speed does not depend on training. All three
 backends must give identical class scores (checked); the script exits 1 otherwise.
 """

@@ -3,7 +3,7 @@ vectors/s (Icarus, and Verilator when it is on PATH), and the projected time to 
 
     python benchmarks/bench_verilog.py [--checkpoint m.pt] [--vectors 40] [--pipeline layers]
 
-Without a checkpoint the model is an untrained ``mnist_fc_8k_dwn`` (6000 + 2000 LUTs) with its encoder fitted
+Without a checkpoint the model is an untrained ``mnist_fc_8k_dwn`` (2000 + 6000 LUTs) with its encoder fitted
 on 10,000 training images (the hardware size does not depend on training). The expected values of the test
 vectors come from the PyTorch eval forward; the simulation must match them exactly (the script exits 1
 otherwise).

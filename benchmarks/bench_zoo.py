@@ -48,10 +48,16 @@ def run_one(name: str, dataset: str, epochs: int, args, device) -> dict:
     val_size = min(VAL_SIZE, len(train_x) // 10)
     fit_x, fit_y, val_x, val_y = train_x[:-val_size], train_y[:-val_size], train_x[-val_size:], train_y[-val_size:]
     model = get_model(name, seed=args.seed, **dict(args.set or []))
+    def on_epoch(record):
+        if args.test_every_epoch:
+            record["test_accuracy"] = evaluate(model, test_x, test_y)
+            print(f"{name} ({dataset}) epoch {record['epoch']}: val {record['val_accuracy']:.4f} "
+                  f"test {record['test_accuracy']:.4f} ({record['seconds']:.1f} s)", flush=True)
+
     start = time.perf_counter()
     history = train(model, fit_x, fit_y, val_x, val_y, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
                     schedule="cosine", device=device, seed=args.seed, progress=args.verbose,
-                    augment_shift=args.augment_shift)
+                    augment_shift=args.augment_shift, on_epoch=on_epoch)
     seconds = time.perf_counter() - start
     result = {
         "model": name, "dataset": dataset, "overrides": model.overrides, "nodes": model.num_nodes,
@@ -78,7 +84,11 @@ def main(argv=None) -> int:
     p.add_argument("--set", action="append", type=parse_override, metavar="KEY=VALUE",
                    help="override for every model, e.g. --set node_type=dwn --set mapping=learnable")
     p.add_argument("--verbose", action="store_true", help="print every epoch")
+    p.add_argument("--test-every-epoch", action="store_true",
+                   help="also record (and print) test accuracy after every epoch (the best epoch is still "
+                        "picked on the validation split)")
     p.add_argument("--fashion", action="store_true", help="also train mnist_fc_8k_dwn on Fashion-MNIST")
+    p.add_argument("--fashion-only", action="store_true", help="only train mnist_fc_8k_dwn on Fashion-MNIST")
     p.add_argument("--data-dir", default=None, help="folder holding fashion-mnist/ (or $DIFFLUT_DATA)")
     p.add_argument("--train-limit", type=int, default=None, help="first N training images (smoke runs)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -91,9 +101,11 @@ def main(argv=None) -> int:
     models = args.models or [m for m in list_models() if m.startswith("mnist_")]
     # the main models (and Fashion-MNIST) first, so that a --deadline cuts the ablations
     jobs = [(m, "mnist", args.epochs_main) for m in models if m in MAIN_MODELS]
-    if args.fashion:
+    if args.fashion or args.fashion_only:
         jobs.append(("mnist_fc_8k_dwn", "fashion_mnist", args.epochs_main))
     jobs += [(m, "mnist", args.epochs) for m in models if m not in MAIN_MODELS]
+    if args.fashion_only:
+        jobs = [job for job in jobs if job[1] == "fashion_mnist"]
     machine = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
         "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "python": sys.version.split()[0],

@@ -91,11 +91,17 @@ def test_conflicting_or_impossible_settings_are_clear_errors():
             get_model("mnist_fc_8k_dwn", use_cuda=True, **TINY)
 
 
-def test_default_fc_models_have_8k_nodes_and_200_bits_per_class():
+def test_default_fc_models_have_8k_nodes_and_600_bits_per_class():
     for name in ("mnist_fc_8k_linear", "mnist_fc_8k_dwn"):
+        model = get_model(name, layer_widths=(20, 60))  # the defaults' shape at a tenth of the width
+        assert model.config["layer_widths"] == (20, 60) and model.config["mapping"] == "learnable"
+        assert model.encoded_shape == (784 * 4,) and model.head.tau == 5.0
+        assert [type(l).registry_name for l in model.layers] == ["learnable", "random"]
+        assert model_info(name)["nodes"] == 8000
+    assert get_model("mnist_fc_8k_dwn").config["layer_widths"] == (2000, 6000)
+    for name in ("mnist_bitflip_none", "mnist_gradnorm_none", "mnist_residual_init"):  # the ablation network
         model = get_model(name)
-        assert model.num_nodes == 8000 and model.config["layer_widths"] == (6000, 2000)
-        assert model.encoded_shape == (784 * 4,)
+        assert model.config["layer_widths"] == (6000, 2000) and model.config["mapping"] == "random"
         assert model.head.tau == pytest.approx(200 ** 0.5)
     info = model_info("mnist_fc_8k_linear")
     assert (info["nodes"], info["layers"], info["node_type"], info["k"]) == (8000, 2, "linear_lut", 4)
@@ -103,8 +109,9 @@ def test_default_fc_models_have_8k_nodes_and_200_bits_per_class():
 
 def test_overrides_reach_the_layers():
     sketch = get_model("mnist_fc_8k_linear", layer_widths=(128, 10))  # the seed sketch, one override away
-    assert [layer.output_size for layer in sketch.layers] == [128, 10] and sketch.head.tau == 1.0
-    assert get_model("mnist_fc_8k_dwn", hidden_size=500).config["layer_widths"] == (500, 2000)
+    assert [layer.output_size for layer in sketch.layers] == [128, 10] and sketch.head.tau == 5.0
+    assert get_model("mnist_bitflip_none", layer_widths=(128, 10)).head.tau == 1.0  # sqrt(bits per class)
+    assert get_model("mnist_fc_8k_dwn", hidden_size=500).config["layer_widths"] == (500, 6000)
     m = tiny("mnist_fc_8k_linear", node_input_dim=6, encoder_bits=6, flip_probability=0.05,
              grad_stabilization="batchwise")
     assert m.encoder.num_bits == 6 and m.layers[0].input_size == 784 * 6
@@ -124,7 +131,14 @@ def test_node_type_encoder_and_mapping_overrides():
     assert type(m.encoder).registry_name == "distributive_thermometer"
     assert [type(l).registry_name for l in m.layers] == ["learnable", "random"]
     assert all(l.node_cls.registry_name == "probabilistic" for l in m.layers)
-    assert [type(l).registry_name for l in tiny("mnist_fc_8k_dwn").layers] == ["random", "random"]
+    assert [type(l).registry_name for l in tiny("mnist_fc_8k_dwn").layers] == ["learnable", "random"]
+    assert [type(l).registry_name for l in tiny("mnist_fc_8k_dwn", mapping="random").layers] == ["random", "random"]
+    m = tiny("mnist_fc_8k_dwn", node_type="dwn", node_kwargs={"efd": "released", "clamp": False})
+    assert all(l.node.efd == "released" and not l.node.clamp for l in m.layers)
+    with pytest.raises(ValueError, match="node_kwargs: must be None or a dict"):
+        tiny("mnist_fc_8k_dwn", node_kwargs=["efd"])
+    with pytest.raises(TypeError, match="efd"):
+        tiny("mnist_fc_8k_dwn", node_kwargs={"efd_weighting": "paper"})
     with pytest.raises(ValueError, match="node_type: must be a registered node: difflogic, dwn"):
         tiny("mnist_fc_8k_dwn", node_type="lstm")
     with pytest.raises(ValueError, match="encoder: must be a registered encoder: binary"):
@@ -139,12 +153,14 @@ def test_same_name_and_seed_give_the_same_model():
     assert torch.equal(torch.get_rng_state(), state)  # the global RNG is left alone
     sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
-    assert not torch.equal(sa["layers.0.wiring"], sc["layers.0.wiring"])
+    assert not torch.equal(sa["layers.0.logits"], sc["layers.0.logits"])
+    assert not torch.equal(sa["layers.1.wiring"], sc["layers.1.wiring"])
     assert "encoder.thresholds" in sa  # the whole model, encoder included, is in the state_dict
 
 
 def test_count_parameters_and_topology():
-    m = tiny("mnist_fc_8k_linear")
+    assert tiny("mnist_fc_8k_linear").count_parameters()["total"] == 60 * 4 * 3136 + (60 + 30) * (4 + 1)
+    m = tiny("mnist_fc_8k_linear", mapping="random")
     counts = m.count_parameters()
     assert counts == {"total": (60 + 30) * (4 + 1), "trainable": (60 + 30) * 5, "non_trainable": 0}
     m.layers[0].node.weight.requires_grad_(False)

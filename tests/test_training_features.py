@@ -236,3 +236,30 @@ def test_layer_regularization_every_kind_every_node(layer_name, node_type):
         assert torch.allclose(value, penalty(scores, kind).mean())
     layer.regularization("spectral").backward()
     assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in layer.parameters())
+
+
+# -- data augmentation ---------------------------------------------------------------
+
+def test_random_shift_moves_each_image_by_its_own_offset_with_zero_fill():
+    from difflut.augment import random_shift
+
+    images = torch.randint(1, 256, (50, 3, 9, 11), dtype=torch.uint8)  # no zeros: fill is visible
+    out = random_shift(images, 2, torch.Generator().manual_seed(5))
+    assert out.shape == images.shape and out.dtype == images.dtype
+    dy, dx = torch.randint(-2, 3, (2, 50), generator=torch.Generator().manual_seed(5))
+    for b in range(50):
+        expected = torch.zeros_like(images[b])
+        src = images[b][:, max(0, -dy[b]):9 - max(0, dy[b]), max(0, -dx[b]):11 - max(0, dx[b])]
+        expected[:, max(0, dy[b]):9 + min(0, dy[b]), max(0, dx[b]):11 + min(0, dx[b])] = src
+        assert torch.equal(out[b], expected), b
+    assert not torch.equal(out, images)
+    assert random_shift(images, 0) is images
+
+
+def test_random_shift_bad_arguments():
+    from difflut.augment import random_shift
+
+    with pytest.raises(ValueError, match="max_shift must be a non-negative int"):
+        random_shift(torch.zeros(2, 4, 4), -1)
+    with pytest.raises(ValueError, match="expects images"):
+        random_shift(torch.zeros(4, 4), 1)
