@@ -12,6 +12,9 @@ temporary folder renamed into place):
 * ``vectors.json``: test vectors (raw input codes and expected scores and classes), when given;
 * ``tb_difflut.py`` (cocotb testbench) and ``run_sim.py`` (its runner), ``README.md``.
 
+The testbench files come from the repository's ``sim/`` (a source checkout) or, in an installed wheel,
+from ``share/difflut/sim`` under ``sys.prefix`` (see :func:`testbench_dir`).
+
 The backend reads only the IR: same IR and options in, byte-identical folder out.
 """
 
@@ -21,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from amaranth.lib.wiring import In
 
+from .export import ExportError
 from .ir import NetlistIR
 from .rtl.core import Core
 from .rtl.lut_layer import LUT_STYLES
@@ -36,8 +41,21 @@ from .rtl.stream import Stream
 
 PARAMS_FORMAT = "difflut-verilog"
 PARAMS_VERSION = 1
-SIM_SOURCES = Path(__file__).resolve().parents[2] / "sim"
+SIM_SOURCES = Path(__file__).resolve().parents[2] / "sim"  # the testbench in a source checkout
 SIM_FILES = ("tb_difflut.py", "run_sim.py")
+
+
+def testbench_dir() -> Path:
+    """The folder holding the cocotb testbench files (``SIM_FILES``): ``sim/`` of a source checkout, or
+    ``share/difflut/sim`` of an installed wheel. Raises :class:`~difflut.hw.export.ExportError` if neither
+    holds them."""
+    candidates = (SIM_SOURCES, Path(sys.prefix) / "share" / "difflut" / "sim")
+    for folder in candidates:
+        if all((folder / name).is_file() for name in SIM_FILES):
+            return folder
+    raise ExportError(f"the cocotb testbench files {', '.join(SIM_FILES)} were not found; looked in "
+                      f"{candidates[0]} (source checkout) and {candidates[1]} (installed wheel)")
+
 
 _LUT6_MODEL = """\
 // Behavioural model of the Xilinx LUT6 primitive, for simulation only (do not synthesise it for
@@ -247,11 +265,9 @@ def verilog_files(ir: NetlistIR, *, pipeline="none", lut_style: str = "behaviora
         params["vectors"] = {"file": "vectors.json", "count": len(vec["codes"])}
     else:
         params["vectors"] = None
+    sim_dir = testbench_dir()
     for fname in SIM_FILES:
-        src = SIM_SOURCES / fname
-        if not src.is_file():
-            raise FileNotFoundError(f"simulation source {src} is missing (it ships in the repository's sim/)")
-        files[fname] = src.read_bytes()
+        files[fname] = (sim_dir / fname).read_bytes()
     files["params.json"] = _json_bytes(params)
     files["README.md"] = readme_text(params).encode()
 
