@@ -1,8 +1,9 @@
 """Plots from bench_zoo.py results: accuracy vs inference-time flip rate, and gradnorm training curves.
 
     python benchmarks/plot_zoo.py zoo.json --out-dir docs/img
-writes flip_robustness.png (the four mnist_bitflip_* models) and gradnorm_curves.png (the four
-mnist_gradnorm_* models: validation accuracy and training loss per epoch).
+writes flip_robustness.png (the four mnist_bitflip_* models), gradnorm_curves.png (the four
+mnist_gradnorm_* models: validation accuracy and training loss per epoch) and, for runs recorded with
+``--test-every-epoch``, main_curves.png (validation and test accuracy per epoch, the picked epoch marked).
 """
 
 from __future__ import annotations
@@ -62,6 +63,27 @@ def plot_gradnorm(runs, path) -> bool:
     return True
 
 
+def plot_main(runs, path) -> bool:
+    runs = [r for r in runs if r["history"] and all("test_accuracy" in h for h in r["history"])]
+    if not runs:
+        return False
+    fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 4), squeeze=False)
+    for ax, r in zip(axes[0], runs):
+        epochs = [h["epoch"] for h in r["history"]]
+        ax.plot(epochs, [100 * h["val_accuracy"] for h in r["history"]], marker="o", label="validation")
+        ax.plot(epochs, [100 * h["test_accuracy"] for h in r["history"]], marker="o", label="test")
+        best = next(h for h in r["history"] if h["epoch"] == r["best_epoch"])
+        ax.axvline(r["best_epoch"], color="grey", ls="--", lw=1)
+        ax.annotate(f"picked: test {100 * best['test_accuracy']:.2f}%", (r["best_epoch"], 100 * best["test_accuracy"]),
+                    textcoords="offset points", xytext=(-120, -25))
+        ax.set_title(f"{r['model']} on {r['dataset']}")
+        ax.set_xlabel("epoch"), ax.set_ylabel("eval-mode accuracy (%)"), ax.grid(alpha=0.3), ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("results")
@@ -70,7 +92,8 @@ def main(argv=None) -> int:
     with open(args.results) as f:
         runs = json.load(f)["runs"]
     os.makedirs(args.out_dir, exist_ok=True)
-    for name, fn in (("flip_robustness.png", plot_flips), ("gradnorm_curves.png", plot_gradnorm)):
+    for name, fn in (("flip_robustness.png", plot_flips), ("gradnorm_curves.png", plot_gradnorm),
+                     ("main_curves.png", plot_main)):
         path = os.path.join(args.out_dir, name)
         print(("wrote " if fn(runs, path) else "no data for ") + path)
     return 0
