@@ -151,6 +151,7 @@ class DemoState:
 #: the learnable first layer of the default costs ~18x more per step on a CPU; tau = sqrt(100 bits per class))
 DEMO_MODEL = "mnist_fc_8k_dwn"
 DEMO_OVERRIDES = {"layer_widths": (2000, 1000), "mapping": "random", "tau": None}
+DEMO_LR = 0.03  # the random-wired network's learning rate (the default's 0.01 suits its learnable layer)
 
 
 def demo_train(state: DemoState) -> None:
@@ -173,7 +174,7 @@ def demo_train(state: DemoState) -> None:
           f"{len(train_x)} MNIST images for {a.epochs} epoch(s)")
     start = time.perf_counter()
     history = train(state.model, train_x, train_y, val_x, val_y, epochs=a.epochs, batch_size=a.batch_size,
-                    lr=a.lr, device=_device(a.device), out=state.checkpoint, seed=a.seed, progress=not a.quiet,
+                    lr=DEMO_LR if a.lr is None else a.lr, device=_device(a.device), out=state.checkpoint, seed=a.seed, progress=not a.quiet,
                     metadata={"dataset": "mnist"})
     state.data["history"] = history
     state.report.append(f"trained {DEMO_MODEL} ({state.model.num_nodes:,} nodes) in "
