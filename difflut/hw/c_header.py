@@ -591,7 +591,7 @@ def generate_header(ir: NetlistIR, name: str) -> str:
     emit('#pragma GCC optimize ("no-tree-slp-vectorize")')
     emit("#endif")
     emit("")
-    functions: list[str] = []
+    functions: list[tuple[str, str]] = []  # (name, kind) in call order
     # encoder
     live_by_block: dict[int, list[int]] = {}
     for w in plan.live_enc:
@@ -603,7 +603,7 @@ def generate_header(ir: NetlistIR, name: str) -> str:
         nonlocal part, part_size
         if part:
             fname = f"{name}__{kind}{len(functions)}"
-            functions.append(fname)
+            functions.append((fname, kind))
             sig = (f"static {up}_NOINLINE void {fname}(const {ctype} *x, int n, uint64_t *w)" if kind == "enc"
                    else f"static {up}_NOINLINE void {fname}(uint64_t *w)")
             body = "\n".join("    " + line for line in part)
@@ -611,7 +611,6 @@ def generate_header(ir: NetlistIR, name: str) -> str:
             emit(f"{sig}\n{{\n{decl}{body}\n}}\n")
         part, part_size = [], 0
 
-    fn_kinds: list[str] = []
     synth_enc_masks = _Masks(bits)
     for block in sorted(live_by_block):
         f0 = block * per_row
@@ -644,10 +643,7 @@ def generate_header(ir: NetlistIR, name: str) -> str:
             part_size += 1
         if part_size >= ENCODER_WIRES_PER_FUNCTION:
             flush("enc")
-            fn_kinds.append("enc")
-    if part:
-        flush("enc")
-        fn_kinds.append("enc")
+    flush("enc")
     # LUT layers
     for w in plan.live_luts:
         k, tt, srcs = plan.luts[w]
@@ -660,10 +656,7 @@ def generate_header(ir: NetlistIR, name: str) -> str:
         part_size += 1
         if part_size >= LUTS_PER_FUNCTION:
             flush("lut")
-            fn_kinds.append("lut")
-    if part:
-        flush("lut")
-        fn_kinds.append("lut")
+    flush("lut")
 
     # scores: a carry-save adder tree per class gives the count's bit-planes, a transpose gives
     # each sample's counts as bit fields (class c at bits off_c .. off_c + field - 1 of a row)
@@ -707,7 +700,7 @@ def generate_header(ir: NetlistIR, name: str) -> str:
     emit(f"    uint64_t w[{up}_NUM_SLOTS];")
     emit("    if (n <= 0) return;")
     emit("    if (n > 64) n = 64;")
-    for fname, kind in zip(functions, fn_kinds):
+    for fname, kind in functions:
         emit(f"    {fname}(x, n, w);" if kind == "enc" else f"    {fname}(w);")
     if not functions:
         emit("    (void)x;")
