@@ -26,3 +26,13 @@ def naive_multilinear(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
             weight = weight * (x[..., j] if (a >> j) & 1 else 1 - x[..., j])
         out = out + p[:, a] * weight
     return out
+
+
+def assert_truth_table_follows(node, score) -> None:
+    """``node.truth_table()[n, a] == (score(n, bits) >= 0)`` on every node n and address a, with
+    ``bits`` the address's input values (input j = address bit j) as a list of floats."""
+    table = node.truth_table()
+    for n in range(node.num_nodes):
+        for a in range(1 << node.k):
+            bits = [float((a >> j) & 1) for j in range(node.k)]
+            assert bool(table[n, a]) == (score(n, bits) >= 0), (n, a)

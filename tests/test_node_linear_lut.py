@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from node_checks import gradcheck_training_forward
+from node_checks import assert_truth_table_follows, gradcheck_training_forward
 
 from difflut.nodes.linear_lut import LinearLUTNode
 
@@ -47,11 +47,7 @@ def test_truth_table_matches_threshold_rule_on_every_address():
     torch.manual_seed(1)
     k = 4
     node = LinearLUTNode(num_nodes=6, k=k)
-    table = node.truth_table()
-    for n in range(6):
-        for a in range(1 << k):
-            bits = [(a >> j) & 1 for j in range(k)]
-            assert bool(table[n, a]) == (reference_score(node.weight[n], node.bias[n], bits) >= 0)
+    assert_truth_table_follows(node, lambda n, bits: reference_score(node.weight[n], node.bias[n], bits))
 
 
 def test_corner_scores_are_the_scores():

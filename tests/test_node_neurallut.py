@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from node_checks import gradcheck_training_forward
+from node_checks import assert_truth_table_follows, gradcheck_training_forward
 
 from difflut.nodes.neurallut import NeuraLUTNode
 
@@ -65,11 +65,7 @@ def test_train_forward_matches_reference(k, width, depth, skip):
 def test_truth_table_matches_threshold_rule(k, width, depth, skip):
     torch.manual_seed(1)
     node = NeuraLUTNode(num_nodes=4, k=k, hidden_width=width, depth=depth, skip_interval=skip).double()
-    table = node.truth_table()
-    for n in range(4):
-        for a in range(1 << k):
-            bits = [float((a >> j) & 1) for j in range(k)]
-            assert bool(table[n, a]) == (reference_score(node, n, bits) >= 0)
+    assert_truth_table_follows(node, lambda n, bits: reference_score(node, n, bits))
 
 
 def test_gradcheck_train_forward():

@@ -5,7 +5,7 @@ import math
 
 import pytest
 import torch
-from node_checks import gradcheck_training_forward
+from node_checks import assert_truth_table_follows, gradcheck_training_forward
 
 from difflut.nodes.polylut import PolyLUTNode
 
@@ -76,11 +76,7 @@ def test_truth_table_matches_threshold_rule_on_every_address():
     torch.manual_seed(1)
     k = 4
     node = PolyLUTNode(num_nodes=5, k=k, degree=3)
-    table = node.truth_table()
-    for n in range(5):
-        for a in range(1 << k):
-            bits = [(a >> j) & 1 for j in range(k)]
-            assert bool(table[n, a]) == (reference_polynomial(node, n, bits) >= 0)
+    assert_truth_table_follows(node, lambda n, bits: reference_polynomial(node, n, bits))
 
 
 @pytest.mark.parametrize("degree", [1, 2, 3])

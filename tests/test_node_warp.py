@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from node_checks import gradcheck_training_forward
+from node_checks import assert_truth_table_follows, gradcheck_training_forward
 
 from difflut.bits import walsh_coefficients
 from difflut.nodes.warp import WARPNode, walsh_extension
@@ -72,11 +72,7 @@ def test_truth_table_matches_threshold_rule_on_every_address():
     torch.manual_seed(2)
     k = 4
     node = WARPNode(num_nodes=5, k=k)
-    table = node.truth_table()
-    for n in range(5):
-        for a in range(1 << k):
-            bits = [(a >> j) & 1 for j in range(k)]
-            assert bool(table[n, a]) == (reference_f(node.coefficients[n].tolist(), bits) >= 0)
+    assert_truth_table_follows(node, lambda n, bits: reference_f(node.coefficients[n].tolist(), bits))
 
 
 def test_gradcheck_train_forward():
