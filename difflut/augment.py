@@ -5,6 +5,13 @@ from __future__ import annotations
 import torch
 
 
+def check_max_shift(max_shift) -> int:
+    """``max_shift`` if it is a non-negative int, else ``ValueError``."""
+    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
+        raise ValueError(f"max_shift must be a non-negative int, got {max_shift!r}")
+    return max_shift
+
+
 def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Shift every image by its own random (dy, dx) in ``-max_shift..max_shift``, zero-filled.
 
@@ -12,8 +19,7 @@ def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generato
     images[b, ..., i - dy_b, j - dx_b]`` where that pixel exists, else 0. The shifts are drawn on the
     CPU from ``generator`` (or the global RNG), so a seed gives the same shifts on every device.
     """
-    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
-        raise ValueError(f"max_shift must be a non-negative int, got {max_shift!r}")
+    check_max_shift(max_shift)
     if images.dim() < 3:
         raise ValueError(f"random_shift expects images (B, ..., H, W), got shape {tuple(images.shape)}")
     if max_shift == 0 or images.shape[0] == 0:

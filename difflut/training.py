@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .augment import random_shift
+from .augment import check_max_shift, random_shift
 
 
 SCHEDULES = ("constant", "cosine")
@@ -75,6 +75,7 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
     for name, v in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
+    check_max_shift(augment_shift)
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
     if device is not None:
@@ -86,7 +87,6 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
     torch.manual_seed(seed)
     order = torch.Generator().manual_seed(seed)
     shifts = torch.Generator().manual_seed(seed + 1)
-    random_shift(train_images[:1], augment_shift)  # validates augment_shift before any training
     optimizer = torch.optim.Adam(model.parameters(), lr=model.default_lr if lr is None else lr)
     steps = epochs * -(-len(train_images) // batch_size)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps) if schedule == "cosine"

@@ -263,3 +263,13 @@ def test_random_shift_bad_arguments():
         random_shift(torch.zeros(2, 4, 4), -1)
     with pytest.raises(ValueError, match="expects images"):
         random_shift(torch.zeros(4, 4), 1)
+
+
+def test_train_rejects_a_bad_augment_shift_before_training():
+    from difflut import get_model, train
+
+    model = get_model("mnist_fc_8k_dwn", layer_widths=(20, 10), mapping="random")
+    images, labels = torch.zeros(4, 28, 28, dtype=torch.uint8), torch.zeros(4, dtype=torch.int64)
+    with pytest.raises(ValueError, match="max_shift must be a non-negative int, got -1"):
+        train(model, images, labels, augment_shift=-1, progress=False)
+    assert not model.encoder.fitted
