@@ -1,12 +1,15 @@
 """Test accuracy of the MNIST zoo models (and mnist_fc_8k_dwn on Fashion-MNIST), with epochs and wall time.
 
-For each model: train on the first 55,000 training images (the last 5,000 pick the best epoch), Adam
-with a cosine learning-rate schedule, then measure eval-mode (hardware) accuracy on the 10,000 test
-images. The bit-flip models are also evaluated under inference-time input-bit flips (fault injection)
-at several rates; every model's per-epoch history is kept (for the gradnorm training curves).
-Results go to a JSON file, rewritten atomically after every model, and a table is printed.
+For each model and seed: train on the first 55,000 training images (the last 5,000 are the validation
+split), Adam with a cosine learning-rate schedule, keep the best-validation or the last epoch (--keep),
+then measure eval-mode (hardware) accuracy on the 10,000 test images. The bit-flip models are also
+evaluated under inference-time input-bit flips (fault injection) at several rates; every model's
+per-epoch history is kept (for the gradnorm training curves). Results go to a JSON file, rewritten
+atomically after every run, and a table is printed: mean and standard deviation over the seeds, and
+with --test-every-epoch the test accuracy at the best-validation epoch and at the last epoch side by side.
 
     python benchmarks/bench_zoo.py --device cuda --epochs 10 --epochs-main 30 --fashion --out zoo.json
+    python benchmarks/bench_zoo.py --table zoo.json more.json --out merged.json   # table of saved runs
     python benchmarks/plot_zoo.py zoo.json --out-dir docs/img
 """
 
@@ -16,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -40,14 +44,14 @@ def write_json_atomic(path: str, data) -> None:
     os.replace(tmp, path)
 
 
-def run_one(name: str, dataset: str, epochs: int, args, device) -> dict:
+def run_one(name: str, dataset: str, epochs: int, seed: int, args, device) -> dict:
     train_x, train_y = load_dataset(dataset, "train", data_dir=args.data_dir)
     test_x, test_y = load_dataset(dataset, "test", data_dir=args.data_dir)
     if args.train_limit:
         train_x, train_y = train_x[: args.train_limit], train_y[: args.train_limit]
     val_size = min(VAL_SIZE, len(train_x) // 10)
     fit_x, fit_y, val_x, val_y = train_x[:-val_size], train_y[:-val_size], train_x[-val_size:], train_y[-val_size:]
-    model = get_model(name, seed=args.seed, **dict(args.set or []))
+    model = get_model(name, seed=seed, **dict(args.set or []))
     def on_epoch(record):
         if args.test_every_epoch:
             record["test_accuracy"] = evaluate(model, test_x, test_y)
@@ -56,21 +60,80 @@ def run_one(name: str, dataset: str, epochs: int, args, device) -> dict:
 
     start = time.perf_counter()
     history = train(model, fit_x, fit_y, val_x, val_y, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
-                    schedule="cosine", device=device, seed=args.seed, progress=args.verbose,
-                    augment_shift=args.augment_shift, on_epoch=on_epoch)
+                    schedule="cosine", device=device, seed=seed, progress=args.verbose,
+                    augment_shift=args.augment_shift, on_epoch=on_epoch, keep=args.keep)
     seconds = time.perf_counter() - start
     result = {
-        "model": name, "dataset": dataset, "overrides": model.overrides, "nodes": model.num_nodes,
+        "model": name, "dataset": dataset, "seed": seed, "overrides": model.overrides, "nodes": model.num_nodes,
         "epochs": epochs, "batch_size": args.batch_size, "augment_shift": args.augment_shift,
         "lr": args.lr or model.default_lr, "schedule": "cosine",
         "train_images": len(fit_x), "val_images": len(val_x), "test_images": len(test_x),
         "train_seconds": seconds, "device": str(device),
-        "best_epoch": max(history, key=lambda r: r["val_accuracy"])["epoch"],
+        "keep": args.keep, "best_epoch": max(history, key=lambda r: r["val_accuracy"])["epoch"],
         "test_accuracy": evaluate(model, test_x, test_y), "history": history,
     }
     if name.startswith("mnist_bitflip"):
         result["flip_curve"] = {str(q): evaluate(model, test_x, test_y, flip_rate=q, seed=0) for q in FLIP_RATES}
     return result
+
+
+def _test_at(run: dict, which: str):
+    """Test accuracy at the best-validation ("best") or the last ("last") epoch, if the history has it."""
+    history = run["history"]
+    record = max(history, key=lambda r: r["val_accuracy"]) if which == "best" else history[-1]
+    return record.get("test_accuracy")
+
+
+def _mean_std(values: list[float]) -> str:
+    values = [100 * v for v in values]
+    if len(values) == 1:
+        return f"{values[0]:.2f}%"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}%"
+
+
+def print_table(machine: dict, runs: list[dict], skipped: list[dict] = ()) -> None:
+    """One row per (model, dataset, overrides, epochs, keep): mean ± std over its seeds."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        key = (r["model"], r["dataset"], json.dumps(r.get("overrides", {}), sort_keys=True), r["epochs"], r.get("keep", "best"))
+        groups.setdefault(key, []).append(r)
+    print(f"\nmachine: {machine}")
+    print("| model | dataset | nodes | epochs | kept epoch | seeds | train time (s) | test accuracy "
+          "| at best val | at last epoch | per seed (kept epoch) |")
+    print("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|")
+    for (model, dataset, overrides, epochs, keep), rs in groups.items():
+        label = model if overrides == "{}" else f"{model} {overrides}"
+        at = {w: [_test_at(r, w) for r in rs] for w in ("best", "last")}
+        cols = [_mean_std(v) if None not in v else "-" for v in (at["best"], at["last"])]
+        per_seed = " ".join(f"{100 * r['test_accuracy']:.2f}" for r in rs)
+        kept = ", ".join(str(r["best_epoch"] if keep == "best" else r["epochs"]) for r in rs)
+        print(f"| {label} | {dataset} | {rs[0]['nodes']:,} | {epochs} | {keep} ({kept}) | {len(rs)} | "
+              f"{statistics.mean(r['train_seconds'] for r in rs):.0f} | {_mean_std([r['test_accuracy'] for r in rs])} | "
+              f"{cols[0]} | {cols[1]} | {per_seed} |")
+    for s in skipped:
+        print(f"| {s['model']} | {s['dataset']} | skipped ({s['reason']}) |")
+
+
+def merge_results(paths: list[str]) -> dict:
+    """The runs of several result files of one machine (device, torch) as one result."""
+    merged = None
+    for path in paths:
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except (OSError, json.JSONDecodeError) as e:
+            raise SystemExit(f"{path}: cannot read a bench_zoo result file ({e})")
+        if not isinstance(data, dict) or "runs" not in data or "machine" not in data:
+            raise SystemExit(f"{path}: not a bench_zoo result file (no 'machine' and 'runs')")
+        if merged is None:
+            merged = {"machine": data["machine"], "runs": [], "skipped": []}
+        elif (data["machine"]["device"], data["machine"]["torch"]) != (merged["machine"]["device"],
+                                                                         merged["machine"]["torch"]):
+            raise SystemExit(f"{path}: measured on {data['machine']['device']} / torch {data['machine']['torch']}, "
+                             f"not {merged['machine']['device']} / torch {merged['machine']['torch']}")
+        merged["runs"] += data["runs"]
+        merged["skipped"] += data.get("skipped", [])
+    return merged
 
 
 def main(argv=None) -> int:
@@ -81,22 +144,32 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: each model's)")
     p.add_argument("--augment-shift", type=int, default=0, help="random image shifts of up to N pixels")
+    p.add_argument("--keep", default="best", choices=["best", "last"],
+                   help="evaluate the best-validation epoch (default) or the last one")
     p.add_argument("--set", action="append", type=parse_override, metavar="KEY=VALUE",
                    help="override for every model, e.g. --set node_type=dwn --set mapping=learnable")
     p.add_argument("--verbose", action="store_true", help="print every epoch")
     p.add_argument("--test-every-epoch", action="store_true",
-                   help="also record (and print) test accuracy after every epoch (the best epoch is still "
-                        "picked on the validation split)")
+                   help="also record (and print) test accuracy after every epoch")
     p.add_argument("--fashion", action="store_true", help="also train mnist_fc_8k_dwn on Fashion-MNIST")
     p.add_argument("--fashion-only", action="store_true", help="only train mnist_fc_8k_dwn on Fashion-MNIST")
     p.add_argument("--data-dir", default=None, help="folder holding fashion-mnist/ (or $DIFFLUT_DATA)")
     p.add_argument("--train-limit", type=int, default=None, help="first N training images (smoke runs)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--deadline", type=float, default=None, help="skip models that would start after this many s")
-    p.add_argument("--out", default="zoo_results.json")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed (model and batch order)")
+    p.add_argument("--deadline", type=float, default=None, help="skip runs that would start after this many s")
+    p.add_argument("--table", nargs="+", metavar="RESULT.json", default=None,
+                   help="train nothing: print the table of saved result files (and merge them into --out if given)")
+    p.add_argument("--out", default=None, help="result JSON (default zoo_results.json when training)")
     args = p.parse_args(argv)
 
+    if args.table:
+        merged = merge_results(args.table)
+        if args.out:
+            write_json_atomic(args.out, merged)
+        print_table(merged["machine"], merged["runs"], merged["skipped"])
+        return 0
+    out = args.out or "zoo_results.json"
     device = torch.device(args.device)
     models = args.models or [m for m in list_models() if m.startswith("mnist_")]
     # the main models (and Fashion-MNIST) first, so that a --deadline cuts the ablations
@@ -114,24 +187,17 @@ def main(argv=None) -> int:
     results = {"machine": machine, "runs": [], "skipped": []}
     start = time.perf_counter()
     for name, dataset, epochs in jobs:
-        if args.deadline is not None and time.perf_counter() - start > args.deadline:
-            results["skipped"].append({"model": name, "dataset": dataset, "reason": "deadline"})
-            continue
-        r = run_one(name, dataset, epochs, args, device)
-        results["runs"].append(r)
-        write_json_atomic(args.out, results)
-        print(f"{name:32s} {dataset:14s} {r['epochs']:3d} ep  {r['train_seconds']:7.1f} s  "
-              f"test {r['test_accuracy']:.4f}", flush=True)
-    write_json_atomic(args.out, results)
-
-    print(f"\nmachine: {machine}")
-    print("| model | dataset | nodes | epochs | best epoch | train time (s) | test accuracy |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for r in results["runs"]:
-        print(f"| {r['model']} | {r['dataset']} | {r['nodes']:,} | {r['epochs']} | {r['best_epoch']} | "
-              f"{r['train_seconds']:.0f} | {100 * r['test_accuracy']:.2f}% |")
-    for s in results["skipped"]:
-        print(f"| {s['model']} | {s['dataset']} | skipped ({s['reason']}) |")
+        for seed in args.seeds:
+            if args.deadline is not None and time.perf_counter() - start > args.deadline:
+                results["skipped"].append({"model": name, "dataset": dataset, "seed": seed, "reason": "deadline"})
+                continue
+            r = run_one(name, dataset, epochs, seed, args, device)
+            results["runs"].append(r)
+            write_json_atomic(out, results)
+            print(f"{name:32s} {dataset:14s} seed {seed} {r['epochs']:3d} ep  {r['train_seconds']:7.1f} s  "
+                  f"test {r['test_accuracy']:.4f}", flush=True)
+    write_json_atomic(out, results)
+    print_table(machine, results["runs"], results["skipped"])
     return 0
 
 

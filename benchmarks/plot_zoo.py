@@ -3,7 +3,7 @@
     python benchmarks/plot_zoo.py zoo.json --out-dir docs/img
 writes flip_robustness.png (the four mnist_bitflip_* models), gradnorm_curves.png (the four
 mnist_gradnorm_* models: validation accuracy and training loss per epoch) and, for runs recorded with
-``--test-every-epoch``, main_curves.png (validation and test accuracy per epoch, the picked epoch marked).
+``--test-every-epoch``, main_curves.png (test accuracy per epoch of every seed, and the seeds' mean).
 """
 
 from __future__ import annotations
@@ -64,19 +64,29 @@ def plot_gradnorm(runs, path) -> bool:
 
 
 def plot_main(runs, path) -> bool:
-    runs = [r for r in runs if r["history"] and all("test_accuracy" in h for h in r["history"])]
-    if not runs:
+    """One panel per (model, dataset): test accuracy per epoch of each seed, and the seeds' mean test
+    and validation accuracy."""
+    groups: dict[tuple, list] = {}
+    for r in runs:
+        if r["history"] and all("test_accuracy" in h for h in r["history"]):
+            groups.setdefault((r["model"], r["dataset"]), []).append(r)
+    if not groups:
         return False
-    fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 4), squeeze=False)
-    for ax, r in zip(axes[0], runs):
-        epochs = [h["epoch"] for h in r["history"]]
-        ax.plot(epochs, [100 * h["val_accuracy"] for h in r["history"]], marker="o", label="validation")
-        ax.plot(epochs, [100 * h["test_accuracy"] for h in r["history"]], marker="o", label="test")
-        best = next(h for h in r["history"] if h["epoch"] == r["best_epoch"])
-        ax.axvline(r["best_epoch"], color="grey", ls="--", lw=1)
-        ax.annotate(f"picked: test {100 * best['test_accuracy']:.2f}%", (r["best_epoch"], 100 * best["test_accuracy"]),
-                    textcoords="offset points", xytext=(-120, -25))
-        ax.set_title(f"{r['model']} on {r['dataset']}")
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze=False)
+    for ax, ((model, dataset), rs) in zip(axes[0], groups.items()):
+        n = min(len(r["history"]) for r in rs)
+        epochs = [h["epoch"] for h in rs[0]["history"][:n]]
+        mean = {k: [100 * sum(r["history"][i][k] for r in rs) / len(rs) for i in range(n)]
+                for k in ("val_accuracy", "test_accuracy")}
+        for r in rs:
+            ax.plot(epochs, [100 * h["test_accuracy"] for h in r["history"][:n]], color="tab:orange", lw=0.8, alpha=0.35)
+        ax.plot(epochs, mean["val_accuracy"], color="tab:blue", marker="o", ms=3, label="validation (mean)")
+        ax.plot(epochs, mean["test_accuracy"], color="tab:orange", marker="o", ms=3, label="test (mean)")
+        ax.text(0.97, 0.04, f"last epoch, mean test {mean['test_accuracy'][-1]:.2f}%", transform=ax.transAxes,
+                ha="right", va="bottom")
+        low = min(mean["test_accuracy"][n // 3:])
+        ax.set_ylim(low - 1.0, max(max(mean["val_accuracy"]), max(mean["test_accuracy"])) + 0.5)
+        ax.set_title(f"{model} on {dataset} ({len(rs)} seed{'s' * (len(rs) > 1)})")
         ax.set_xlabel("epoch"), ax.set_ylabel("eval-mode accuracy (%)"), ax.grid(alpha=0.3), ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -106,12 +106,12 @@ def cmd_train(args) -> int:
     start = time.perf_counter()
     history = train(model, train_x, train_y, val_x, val_y, epochs=args.epochs, batch_size=args.batch_size,
                     lr=args.lr, schedule=args.schedule, device=device, out=args.out, seed=args.seed,
-                    progress=not args.quiet, augment_shift=args.augment_shift,
+                    progress=not args.quiet, augment_shift=args.augment_shift, keep=args.keep,
                     metadata={"dataset": dataset, "augment_shift": args.augment_shift})
     seconds = time.perf_counter() - start
-    best = max(history, key=lambda r: r["val_accuracy"])
+    kept = max(history, key=lambda r: r["val_accuracy"]) if args.keep == "best" else history[-1]
     test_acc = evaluate(model, test_x, test_y)
-    print(f"best epoch {best['epoch']} (validation accuracy {best['val_accuracy']:.4f}): "
+    print(f"{args.keep} epoch {kept['epoch']} (validation accuracy {kept['val_accuracy']:.4f}): "
           f"test accuracy (eval mode) {test_acc:.4f}; training took {seconds:.0f} s")
     if args.out:
         print(f"checkpoint: {args.out}")
@@ -323,7 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the model's)")
     s.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
                    help="learning-rate schedule (cosine: down to 0 over the run)")
-    s.add_argument("--out", default=None, help="checkpoint path (best epoch)")
+    s.add_argument("--out", default=None, help="checkpoint path (the kept epoch)")
+    s.add_argument("--keep", default="best", choices=["best", "last"],
+                   help="keep the epoch with the best validation accuracy (default) or the last one")
     s.add_argument("--device", default=None, help="cpu (default) or cuda")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--set", action="append", type=parse_override, metavar="KEY=VALUE",

@@ -3,8 +3,9 @@
 ``train`` fits the encoder (if needed), then for each epoch runs Adam on
 ``cross_entropy(model(images), labels) + model.get_regularization_loss()`` over
 shuffled mini-batches, evaluates the (eval-mode, i.e. hardware) accuracy on the
-validation set, and keeps the best epoch: its weights are restored into the model
-at the end and, with ``out``, saved as a checkpoint each time the best improves.
+validation set, and keeps the best epoch (its weights are restored into the model
+at the end and, with ``out``, saved as a checkpoint each time the best improves) or,
+with ``keep="last"``, the final one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .augment import check_max_shift, random_shift
 
 
 SCHEDULES = ("constant", "cosine")
+KEEP = ("best", "last")
 _PROGRESS_EVERY = 20  # steps between progress-bar updates (each one waits for the device)
 
 
@@ -50,7 +52,8 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
           val_images: torch.Tensor | None = None, val_labels: torch.Tensor | None = None, *,
           epochs: int = 1, batch_size: int = 128, lr: float | None = None, schedule: str = "constant",
           device=None, out=None, seed: int = 0, progress: bool = True,
-          metadata: dict | None = None, on_epoch=None, augment_shift: int = 0) -> list[dict[str, Any]]:
+          metadata: dict | None = None, on_epoch=None, augment_shift: int = 0,
+          keep: str = "best") -> list[dict[str, Any]]:
     """Train ``model`` in place; returns one dict per epoch (loss, train/val accuracy, samples/s).
 
     Args:
@@ -59,14 +62,17 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
         lr: Adam's learning rate (default: ``model.default_lr``, set per model).
         schedule: ``"constant"``, or ``"cosine"`` (per step from ``lr`` down to 0 at the last step).
         device: where to train (default: the model's device).
-        out: checkpoint path; the best epoch so far is saved there (atomically).
+        out: checkpoint path; the kept epoch so far is saved there (atomically).
         seed: seeds the batch order and torch's global RNG (train-time bit flips).
         progress: show a tqdm bar with loss, accuracy and samples/s.
         augment_shift: shift each training image by a random (dy, dx) in ``-augment_shift..augment_shift``
             pixels, zero-filled, every time it is used (:func:`difflut.augment.random_shift`); 0: off.
         on_epoch: called as ``on_epoch(record)`` after each epoch, while the model holds that epoch's
             weights (e.g. to log, or to add ``evaluate(model, ...)`` results to the record in place).
-    Returns: the history; the model ends in eval mode holding the best epoch's weights.
+        keep: which epoch's weights the model (and ``out``) ends with: ``"best"`` (highest validation
+            accuracy, the first on ties) or ``"last"`` (the final epoch; the natural choice after a cosine
+            schedule, where a small validation split mostly picks noise).
+    Returns: the history; the model ends in eval mode holding the kept epoch's weights.
     """
     _check_data(train_images, train_labels, "train")
     if val_images is None:
@@ -76,6 +82,8 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
     check_max_shift(augment_shift)
+    if keep not in KEEP:
+        raise ValueError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
     if device is not None:
@@ -132,11 +140,16 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
         if progress:
             tqdm.write(f"epoch {epoch}/{epochs}: loss {record['loss']:.4f}  train acc {record['train_accuracy']:.4f}"
                        f"  val acc (eval mode) {val_acc:.4f}  {record['samples_per_s']:.0f} samples/s")
-        if val_acc > best_acc:
-            best_acc, best_state = val_acc, copy.deepcopy(model.state_dict())
+        improved = val_acc > best_acc
+        if improved:
+            best_acc = val_acc
+            if keep == "best":
+                best_state = copy.deepcopy(model.state_dict())
+        if improved or keep == "last":
             if out is not None:
                 model.save_checkpoint(out, metadata=dict(metadata or {}, epoch=epoch, val_accuracy=val_acc,
                                                          history=history))
-    model.load_state_dict(best_state)
+    if keep == "best":
+        model.load_state_dict(best_state)
     model.eval()
     return history

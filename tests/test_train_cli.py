@@ -51,6 +51,20 @@ def test_training_is_reproducible_and_keeps_the_best_epoch(data):
     assert (s1.argmax(1) == test_y[:300]).float().mean().item() == best  # the model holds the best epoch
 
 
+def test_keep_last_ends_with_the_final_epoch_and_saves_it(data, tmp_path):
+    train_x, train_y, test_x, test_y = data
+    model = get_model("mnist_fc_8k_linear", layer_widths=(40, 20))
+    per_epoch = []
+    history = train(model, train_x[:500], train_y[:500], test_x[:300], test_y[:300], epochs=3, batch_size=100,
+                    lr=0.05, progress=False, keep="last", out=tmp_path / "m.pt",
+                    on_epoch=lambda r: per_epoch.append(model.class_scores(test_x[:300])))
+    assert len(per_epoch) == 3 and not torch.equal(per_epoch[-1], per_epoch[-2])
+    assert torch.equal(model.class_scores(test_x[:300]), per_epoch[-1])
+    saved = read_checkpoint(tmp_path / "m.pt")
+    assert saved["metadata"]["epoch"] == 3 and saved["metadata"]["val_accuracy"] == history[-1]["val_accuracy"]
+    assert torch.equal(load(tmp_path / "m.pt").class_scores(test_x[:300]), per_epoch[-1])
+
+
 def test_train_rejects_bad_arguments(data):
     train_x, train_y, _, _ = data
     model = get_model("mnist_fc_8k_dwn", layer_widths=(20, 10))
@@ -60,6 +74,8 @@ def test_train_rejects_bad_arguments(data):
         train(model, train_x[:10], train_y[:10], epochs=0, progress=False)
     with pytest.raises(ValueError, match="schedule must be one of constant, cosine"):
         train(model, train_x[:10], train_y[:10], schedule="step", progress=False)
+    with pytest.raises(ValueError, match="keep must be one of best, last"):
+        train(model, train_x[:10], train_y[:10], keep="final", progress=False)
 
 
 def test_cosine_schedule_anneals_the_learning_rate_to_zero(data, monkeypatch):
@@ -155,3 +171,11 @@ def test_python_dash_m_difflut_help():
     assert result.returncode == 0
     for command in ("list-models", "train", "eval", "demo"):
         assert command in result.stdout
+
+
+def test_cli_train_keep_last_reports_and_saves_the_last_epoch(tmp_path, capsys):
+    path = str(tmp_path / "m.pt")
+    assert cli.main(["train", "mnist_fc_8k_dwn", "--epochs", "2", "--train-limit", "1000", "--test-limit", "200",
+                     "--val-size", "100", "--keep", "last", "--out", path, "--quiet", *SMALL]) == 0
+    assert "last epoch 2 (validation accuracy" in capsys.readouterr().out
+    assert read_checkpoint(path)["metadata"]["epoch"] == 2
