@@ -26,7 +26,7 @@ std::vector<torch::Tensor> efd_forward(torch::Tensor x, torch::Tensor table, boo
   return efd_forward_cuda(x, table, hard);
 }
 
-// grad (B, N) float32, address (B, N) int32, factors (N, 2**k, k) float32
+// grad (B, N) float32, address (B, N) int32, factors (N, 2**k, k) float32 (not read, may be empty, if !need_x)
 // -> [grad_x (B, N, k) or empty, grad_table (N, 2**k) or empty]
 std::vector<torch::Tensor> efd_backward(torch::Tensor grad, torch::Tensor address, torch::Tensor factors,
                                         int64_t table_size, bool need_x, bool need_table, double scale) {

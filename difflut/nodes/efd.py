@@ -102,10 +102,11 @@ class EFDLookup(torch.autograd.Function):
     def backward(ctx, grad):
         if ctx.fused:
             address, table = ctx.saved_tensors
-            factors = efd_input_factors(table, ctx.weighting) if ctx.needs_input_grad[0] else table
+            need_x = ctx.needs_input_grad[0]  # without it the kernel reads no factors: pass an empty tensor
+            factors = efd_input_factors(table, ctx.weighting) if need_x else table.new_empty((0, 0, 0))
             grad_x, grad_table = kernels.efd_extension().backward(
                 grad.contiguous().float(), address, factors.contiguous(), table.shape[1],
-                ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.grad_scale)
+                need_x, ctx.needs_input_grad[1], ctx.grad_scale)
             return grad_x, grad_table, None, None, None
         flat, table = ctx.saved_tensors
         if ctx.grad_scale != 1.0:
