@@ -140,12 +140,9 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
         if progress:
             tqdm.write(f"epoch {epoch}/{epochs}: loss {record['loss']:.4f}  train acc {record['train_accuracy']:.4f}"
                        f"  val acc (eval mode) {val_acc:.4f}  {record['samples_per_s']:.0f} samples/s")
-        improved = val_acc > best_acc
-        if improved:
-            best_acc = val_acc
+        if keep == "last" or val_acc > best_acc:
             if keep == "best":
-                best_state = copy.deepcopy(model.state_dict())
-        if improved or keep == "last":
+                best_acc, best_state = val_acc, copy.deepcopy(model.state_dict())
             if out is not None:
                 model.save_checkpoint(out, metadata=dict(metadata or {}, epoch=epoch, val_accuracy=val_acc,
                                                          history=history))
