@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -102,6 +103,8 @@ def test_cli_c_target_with_check(trained, tmp_path, capsys):
     assert "100 vectors" in text and "PASS" in text
     assert sorted(p.name for p in out.iterdir()) == ["export.json", "mnist_fc_8k_dwn.h",
                                                      "mnist_fc_8k_dwn_selftest.c"]
+    manifest = json.loads((out / "export.json").read_text())
+    assert manifest["selftest"].endswith("PASS") and "100 vectors" in manifest["selftest"]
 
 
 def test_byte_identical_re_export(trained, tmp_path):
@@ -116,7 +119,7 @@ def test_byte_identical_re_export(trained, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c1", "c2", "ir1", "ir2"]  # no temp folders left
 
 
-def test_errors_leave_nothing(trained, tmp_path):
+def test_errors_leave_nothing(trained, tmp_path, monkeypatch):
     model, path = trained
     # unwritable output path: its parent is a file
     (tmp_path / "file").write_text("x")
@@ -141,21 +144,26 @@ def test_errors_leave_nothing(trained, tmp_path):
     fresh = get_model("mnist_fc_8k_dwn", seed=0, layer_widths=(20, 10)).eval()
     with pytest.raises(LoweringError, match="not fitted"):
         export(fresh, "ir", tmp_path / "u", vectors=8)
-    # a failure while writing (here: in the C generator) leaves the previous export untouched
+    # a failure while committing leaves the previous export untouched
     export(path, "ir", tmp_path / "prev", vectors=8)
     before = {p.name: p.read_bytes() for p in (tmp_path / "prev").iterdir()}
 
-    def boom(*a, **k):
-        raise RuntimeError("disk full")
+    real_replace = export_mod.os.replace
+    for fail_at in (1, 2):  # 1: moving the old export aside; 2: renaming the new one into place
+        calls = []
 
-    orig = export_mod.os.replace
-    export_mod.os.replace = boom
-    try:
+        def flaky(src, dst, fail_at=fail_at):
+            calls.append(src)
+            if len(calls) == fail_at:
+                raise RuntimeError("disk full")
+            return real_replace(src, dst)
+
+        monkeypatch.setattr(export_mod.os, "replace", flaky)
         with pytest.raises(RuntimeError, match="disk full"):
             export(path, "ir", tmp_path / "prev", vectors=8)
-    finally:
-        export_mod.os.replace = orig
-    assert {p.name: p.read_bytes() for p in (tmp_path / "prev").iterdir()} == before
+        monkeypatch.setattr(export_mod.os, "replace", real_replace)
+        assert len(calls) == fail_at + (fail_at == 2)  # after a failed second rename the old one is put back
+        assert {p.name: p.read_bytes() for p in (tmp_path / "prev").iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["busy", "file", "prev"]
     assert main(["export", str(path), "--target", "ir", "-o", str(tmp_path / "file" / "o")]) == 2
 

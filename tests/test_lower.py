@@ -282,6 +282,29 @@ def test_unknown_structures_are_refused(mnist):
     with pytest.raises(LoweringError, match="structure"):
         lower(Rewired(**TINY_FC).fit_encoder(images).eval())
 
+    base = type(get_model("mnist_fc_8k_dwn", **TINY_FC))
+
+    class LastMaxWins(base):  # ties to the highest class: not the hardware argmax
+        def predict(self, images, batch_size=1024):
+            return 9 - self.class_scores(images, batch_size).flip(1).argmax(1)
+
+    class Inverted(base):
+        def to_float(self, images):
+            return 1 - super().to_float(images)
+
+    for cls in (LastMaxWins, Inverted):
+        with pytest.raises(LoweringError, match="structure"):
+            lower(cls(**TINY_FC).fit_encoder(images).eval())
+
+    class Halved(GroupSum):
+        def forward(self, x):
+            return super().forward(x) / 2
+
+    model = get_model("mnist_fc_8k_dwn", **TINY_FC).fit_encoder(images).eval()
+    model.head = Halved(10, tau=model.head.tau).eval()
+    with pytest.raises(LoweringError, match="Halved is not a GroupSum"):
+        lower(model)
+
     enc = get_encoder("thermometer")(num_bits=2).fit(torch.rand(10, 8))
     with pytest.raises(LoweringError, match=r"layers\.0: cannot lower layer type Linear"):
         lower_layers(enc.eval(), [nn.Linear(16, 10).eval()], GroupSum(10), MNIST_FMT)

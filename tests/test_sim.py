@@ -1,4 +1,4 @@
-"""Simulation of exported Verilog with cocotb + Icarus: bit-exact against the numpy reference.
+"""Simulation of exported Verilog with cocotb + Icarus: bit-exact against the IR evaluator (evaluate_ir).
 
 Every design is a random IR with layers of every k in 1..6, constant inputs and class wires,
 threshold and table encoder bits and (mostly) signed inputs; every run checks >= 1,000 vectors with
@@ -22,8 +22,9 @@ if shutil.which("iverilog") is None:
     pytest.skip("Icarus Verilog (iverilog) is not installed", allow_module_level=True)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_verilog import random_ir, reference, vectors_of  # noqa: E402
+from test_verilog import random_ir, vectors_of  # noqa: E402
 
+from difflut.hw.evaluate import evaluate_ir  # noqa: E402
 from difflut.hw.ir import LUTLayer, NetlistIR  # noqa: E402
 from difflut.hw.sim import run_sim  # noqa: E402
 from difflut.hw.verilog import export_verilog  # noqa: E402
@@ -130,7 +131,7 @@ def test_run_sim_with_vectors_given(tmp_path):
     out = tmp_path / "rtl"
     export_verilog(ir, out, pipeline="layers")  # no vectors in the folder
     codes = np.random.default_rng(3).integers(-8, 8, size=(40, ir.num_features))
-    scores, classes = reference(ir, codes)
+    scores, classes = evaluate_ir(ir, codes)
     result = run_sim(out, vectors=(codes, scores, classes))
     _assert_pass(result, 40)
     wrong = classes.copy()

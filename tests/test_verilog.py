@@ -15,6 +15,8 @@ import pytest
 pytest.importorskip("amaranth")
 
 from difflut.encoders.hardware_form import EncoderHardwareForm  # noqa: E402
+from difflut.hw.evaluate import evaluate_ir  # noqa: E402
+from difflut.hw.export import ExportError  # noqa: E402
 from difflut.hw.ir import CONST0, CONST1, LUTLayer, NetlistIR  # noqa: E402
 from difflut.hw.rtl.pipeline import PipelinePlan, popcount_depth  # noqa: E402
 from difflut.hw.rtl.tables import lut6_init, table_to_int  # noqa: E402
@@ -83,16 +85,16 @@ def random_codes(ir: NetlistIR, n: int, seed: int = 0) -> np.ndarray:
 
 def vectors_of(ir: NetlistIR, n: int, seed: int = 0) -> dict:
     codes = random_codes(ir, n, seed)
-    scores, classes = reference(ir, codes)
+    scores, classes = evaluate_ir(ir, codes)  # the simulations check the Verilog against the IR evaluator
     return {"codes": codes, "scores": scores, "classes": classes}
 
 
-def test_reference_agrees_with_evaluate_ir():
-    evaluate = pytest.importorskip("difflut.hw.evaluate")
-    ir = random_ir(3)
+@pytest.mark.parametrize("seed", range(4))
+def test_reference_agrees_with_evaluate_ir(seed):
+    ir = random_ir(seed)
     codes = random_codes(ir, 500)
     scores, classes = reference(ir, codes)
-    got_scores, got_classes = evaluate.evaluate_ir(ir, codes)
+    got_scores, got_classes = evaluate_ir(ir, codes)
     assert np.array_equal(scores, got_scores) and np.array_equal(classes, got_classes)
 
 
@@ -212,6 +214,12 @@ def test_failed_export_leaves_the_old_folder(tmp_path):
         export_verilog(ir, out, pipeline="layers", vectors=bad)
     assert _folder_bytes(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    mine = tmp_path / "mine"  # a folder that is not an export is never replaced
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("keep me")
+    with pytest.raises(ExportError, match="not empty"):
+        export_verilog(ir, mine)
+    assert [p.name for p in mine.iterdir()] == ["thesis.tex"]
 
 
 def test_vectors_are_validated_and_completed(tmp_path):
@@ -221,7 +229,6 @@ def test_vectors_are_validated_and_completed(tmp_path):
         export_verilog(ir, tmp_path / "x", vectors={"codes": np.full((2, ir.num_features), fmt.max_code + 1)})
     with pytest.raises(TypeError):
         export_verilog(ir, tmp_path / "x", vectors={"codes": np.zeros((2, ir.num_features))})
-    pytest.importorskip("difflut.hw.evaluate")
     codes = random_codes(ir, 20)
     export_verilog(ir, tmp_path / "y", vectors={"codes": codes})  # expectations from evaluate_ir
     rows = json.loads((tmp_path / "y" / "vectors.json").read_text())["vectors"]

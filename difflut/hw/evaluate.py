@@ -70,20 +70,10 @@ def unpack_counts(words: np.ndarray, batch: int) -> np.ndarray:
 
 
 def encode_packed(ir: NetlistIR, codes: np.ndarray) -> np.ndarray:
-    """Checked int64 codes (B, F) -> packed encoder wires uint64 (F * n, W)."""
-    enc = ir.encoder
-    fmt = enc.input_format
-    features, n = enc.num_features, enc.num_bits
-    bits = np.empty((codes.shape[0], features, n), dtype=np.bool_)
-    thr = enc.is_threshold
-    if thr.any():
-        f_idx, b_idx = np.nonzero(thr)
-        bits[:, f_idx, b_idx] = codes[:, f_idx] >= enc.thresholds[f_idx, b_idx]
-    if (~thr).any():
-        f_idx, b_idx = np.nonzero(~thr)
-        address = codes[:, f_idx] & (fmt.num_codes - 1)
-        bits[:, f_idx, b_idx] = enc.tables[f_idx, b_idx, address]
-    return pack_bits(bits.reshape(codes.shape[0], features * n))
+    """Checked int64 codes (B, F) -> packed encoder wires uint64 (F * n, W), from the encoder's bit tables
+    (:meth:`~difflut.encoders.hardware_form.EncoderHardwareForm.evaluate`; a threshold bit's table is
+    ``code >= threshold``, checked when the form is built)."""
+    return pack_bits(ir.encoder.evaluate(codes))
 
 
 def lut_layer_packed(inputs: np.ndarray, tables: np.ndarray, wires: np.ndarray) -> np.ndarray:

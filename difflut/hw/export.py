@@ -50,15 +50,14 @@ def _c_name(text: str) -> str:
 
 
 def _load(model_or_checkpoint):
-    """-> (model, checkpoint path or None)."""
+    """The eval-mode model (a checkpoint is loaded; its file hash is then ``model.checkpoint_sha256``)."""
     from ..checkpoint import load
     from ..models.base import BaseModel
 
     if isinstance(model_or_checkpoint, (str, os.PathLike)):
-        path = Path(model_or_checkpoint)
-        return load(path), path
+        return load(Path(model_or_checkpoint))
     if isinstance(model_or_checkpoint, BaseModel):
-        return model_or_checkpoint, None
+        return model_or_checkpoint
     raise ExportError(f"export takes a zoo model or a checkpoint path, got {type(model_or_checkpoint).__name__}")
 
 
@@ -72,17 +71,13 @@ def default_vectors(model, count: int, data_dir=None) -> np.ndarray:
 
 
 def build_ir(model, checkpoint=None, optimize: bool = True) -> NetlistIR:
-    """Lower (and simplify) an eval-mode zoo model."""
+    """Lower (and simplify) an eval-mode zoo model; ``checkpoint``: the file it came from, hashed into the
+    metadata (a model loaded from a checkpoint already carries that hash)."""
     from .lower import lower
+    from .passes import optimize as run_passes
 
     ir = lower(model, checkpoint=checkpoint)
-    if optimize:
-        try:
-            from .passes import optimize as run_passes
-        except ImportError:  # pragma: no cover - passes are part of the package
-            return ir
-        ir, _ = run_passes(ir)
-    return ir
+    return run_passes(ir)[0] if optimize else ir
 
 
 def expected_outputs(model, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,11 +116,11 @@ def render(model_or_checkpoint, target: str, *, name: str | None = None, vectors
     """The files of an export as ``{file name: bytes}`` plus its manifest (nothing is written)."""
     if target not in TARGETS:
         raise ExportError(f"unknown export target {target!r}; choose one of {', '.join(TARGETS)}")
-    model, checkpoint = _load(model_or_checkpoint)
+    model = _load(model_or_checkpoint)
     if model.training:
         raise ExportError(f"{model.model_name} is in training mode: call model.eval() before exporting "
                           f"(the export is the eval-mode function)")
-    ir = build_ir(model, checkpoint=checkpoint, optimize=optimize)
+    ir = build_ir(model, optimize=optimize)
     name = _c_name(name or model.model_name)
     if vector_codes is None:
         if not isinstance(vectors, int) or isinstance(vectors, bool) or vectors < 1:
@@ -166,8 +161,64 @@ def render(model_or_checkpoint, target: str, *, name: str | None = None, vectors
         "cuda_forward": cuda,
         "files": {f: _sha256(data) for f, data in sorted(files.items())},
     }
-    files[MANIFEST] = (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode()
+    files[MANIFEST] = _manifest_bytes(manifest)
     return files, manifest
+
+
+def _manifest_bytes(manifest: dict) -> bytes:
+    return (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode()
+
+
+def _write_file(folder: Path, name: str, data: bytes) -> None:
+    with open(folder / name, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def commit_folder(files: dict[str, bytes], out_dir, *, markers: tuple[str, ...] = (MANIFEST,),
+                  before_commit=None) -> None:
+    """Write ``files`` (``{name: bytes}``) as the folder ``out_dir``, atomically: into a temporary folder
+    beside it, then renamed into place, so ``out_dir`` ends as the complete new folder or as it was.
+
+    An existing ``out_dir`` is replaced only when it is empty or holds one of ``markers`` (a previous
+    export): anything else is refused with :class:`ExportError`. ``before_commit(tmp)`` may check or
+    rewrite the files in the temporary folder; an error there leaves ``out_dir`` untouched.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"output path {str(out)!r} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not any((out / m).is_file() for m in markers):
+        raise ExportError(f"output folder {str(out)!r} is not empty and holds no DiffLUT export "
+                          f"({' or '.join(markers)}); refusing to replace it")
+    parent = out.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    except OSError as e:
+        raise ExportError(f"cannot write the export beside {str(out)!r}: {e.strerror or e}") from None
+    old = None
+    try:
+        for fname in sorted(files):
+            _write_file(tmp, fname, files[fname])
+        if before_commit is not None:
+            before_commit(tmp)
+        os.chmod(tmp, 0o755)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
+            os.replace(out, old / "export")
+        os.replace(tmp, out)
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and (old / "export").exists() and not out.exists():
+            os.replace(old / "export", out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise ExportError(f"cannot write the export to {str(out)!r}: {e}") from None
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _check_selftest(folder: Path, name: str, cc: str) -> str:
@@ -191,12 +242,13 @@ def _check_selftest(folder: Path, name: str, cc: str) -> str:
 def export(model_or_checkpoint, target: str, out_dir, *, name: str | None = None, vectors: int = 256,
            vector_codes=None, optimize: bool = True, check: bool = False, cc: str = "cc",
            data_dir=None, pipeline="none", lut_style: str = "behavioral") -> dict:
-    """Write the export of ``target`` ("c" or "ir") to the folder ``out_dir``, atomically.
+    """Write the export of ``target`` ("c", "ir" or "verilog") to the folder ``out_dir``, atomically.
 
     Args:
         model_or_checkpoint: a zoo model in eval mode, or a checkpoint path.
         name: base name of the files and C prefix (default: the model name).
-        vectors: test vectors for the C selftest: the first N test images of the model's dataset.
+        vectors: test vectors (the IR check, the C selftest, the Verilog ``vectors.json``): the first N
+            test images of the model's dataset.
         vector_codes: explicit raw input codes instead (B, *input_shape).
         optimize: run :func:`difflut.hw.passes.optimize` on the lowered IR.
         check: (target c) compile and run the selftest with ``cc`` before committing the export.
@@ -208,40 +260,11 @@ def export(model_or_checkpoint, target: str, out_dir, *, name: str | None = None
     """
     files, manifest = render(model_or_checkpoint, target, name=name, vectors=vectors, vector_codes=vector_codes,
                              optimize=optimize, data_dir=data_dir, pipeline=pipeline, lut_style=lut_style)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"output path {str(out)!r} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
-        raise ExportError(f"output folder {str(out)!r} is not empty and holds no DiffLUT export ({MANIFEST}); "
-                          f"refusing to replace it")
-    parent = out.absolute().parent
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
-    except OSError as e:
-        raise ExportError(f"cannot write the export beside {str(out)!r}: {e.strerror or e}") from None
-    old = None
-    try:
-        for fname, data in files.items():
-            with open(tmp / fname, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        if check and target == "c":
-            manifest = dict(manifest, selftest=_check_selftest(tmp, manifest["name"], cc))
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
-            os.replace(out, old / "export")
-        os.replace(tmp, out)
-    except BaseException as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and (old / "export").exists() and not out.exists():
-            os.replace(old / "export", out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        if isinstance(e, OSError):
-            raise ExportError(f"cannot write the export to {str(out)!r}: {e}") from None
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+
+    def run_selftest(tmp: Path) -> None:
+        nonlocal manifest
+        manifest = dict(manifest, selftest=_check_selftest(tmp, manifest["name"], cc))
+        _write_file(tmp, MANIFEST, _manifest_bytes(manifest))
+
+    commit_folder(files, out_dir, before_commit=run_selftest if check and target == "c" else None)
     return manifest

@@ -51,13 +51,6 @@ class _Net:
         return cls(ir, [layer.name for layer in ir.layers], [layer.inputs.copy() for layer in ir.layers],
                    [layer.tables.copy() for layer in ir.layers], ir.class_wires.copy())
 
-    def bases(self) -> list[int]:
-        out, base = [], self.ir.num_encoder_wires
-        for inputs in self.inputs:
-            out.append(base)
-            base += inputs.shape[0]
-        return out
-
     def build(self) -> NetlistIR:
         layers = tuple(LUTLayer(n, i, t) for n, i, t in zip(self.names, self.inputs, self.tables) if len(i))
         return NetlistIR(self.ir.input_shape, self.ir.encoder, layers, self.class_wires, self.ir.metadata)
@@ -116,7 +109,7 @@ def fold_constants(ir: NetlistIR) -> tuple[NetlistIR, dict]:
     known[: ir.num_encoder_wires] = np.where(enc.all(1), 1, np.where(~enc.any(1), 0, -1))
     report = {"constant_luts": 0, "inputs_folded": 0, "class_wires_folded": 0,
               "tables_specialised": 0}
-    for inputs, tables, base in zip(net.inputs, net.tables, net.bases()):
+    for inputs, tables, base in zip(net.inputs, net.tables, ir.layer_bases):
         report["inputs_folded"] += _replace_constants(inputs, known)
         for j in range(inputs.shape[1]):
             ones = np.flatnonzero(inputs[:, j] == CONST1)
@@ -204,7 +197,7 @@ def collapse_identities(ir: NetlistIR) -> tuple[NetlistIR, dict]:
     inverted = np.zeros(ir.num_wires, dtype=bool)
     bypassed = np.zeros(ir.num_wires, dtype=bool)
     report = {"identity_reads": 0, "inverter_reads": 0, "luts_bypassed": 0}
-    for inputs, tables, base in zip(net.inputs, net.tables, net.bases()):
+    for inputs, tables, base in zip(net.inputs, net.tables, ir.layer_bases):
         real = inputs >= 0
         old = inputs[real]
         moved = source[old] != old
@@ -260,7 +253,7 @@ def remove_dead(ir: NetlistIR) -> tuple[NetlistIR, dict]:
     live[: ir.num_encoder_wires] = True
     new_id = np.cumsum(live) - 1  # id of each surviving wire
     net = _Net.of(ir)
-    for index, base in enumerate(net.bases()):
+    for index, base in enumerate(ir.layer_bases):
         alive = live[base : base + len(net.inputs[index])]
         inputs = net.inputs[index][alive]
         real = inputs >= 0

@@ -21,18 +21,15 @@ The backend reads only the IR: same IR and options in, byte-identical folder out
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from amaranth.lib.wiring import In
 
-from .export import ExportError
+from .export import MANIFEST, ExportError, commit_folder
 from .ir import NetlistIR
 from .rtl.core import Core
 from .rtl.lut_layer import LUT_STYLES
@@ -247,10 +244,6 @@ LUT style: `{p['lut_style']}`. {p['stats']['luts']} LUTs in {len(p['stats']['lay
 """
 
 
-def _write(folder: Path, name: str, data: bytes) -> None:
-    (folder / name).write_bytes(data)
-
-
 def verilog_files(ir: NetlistIR, *, pipeline="none", lut_style: str = "behavioral", vectors=None,
                   name: str = "difflut") -> tuple[dict[str, bytes], dict]:
     """The files of the self-standing Verilog folder of ``ir`` (``{name: bytes}``) and its params."""
@@ -276,24 +269,9 @@ def verilog_files(ir: NetlistIR, *, pipeline="none", lut_style: str = "behaviora
 
 def export_verilog(ir: NetlistIR, out_dir, *, pipeline="none", lut_style: str = "behavioral", vectors=None,
                    name: str = "difflut") -> dict:
-    """Write the self-standing Verilog folder of ``ir`` to ``out_dir`` (replaced atomically); returns params."""
-    out_dir = Path(out_dir).resolve()
+    """Write the self-standing Verilog folder of ``ir`` to ``out_dir`` (atomically, see
+    :func:`~difflut.hw.export.commit_folder`: an existing folder is replaced only if it is a previous
+    export); returns the params."""
     files, params = verilog_files(ir, pipeline=pipeline, lut_style=lut_style, vectors=vectors, name=name)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".tmp-{out_dir.name}-"))
-    try:
-        for fname in sorted(files):
-            _write(tmp, fname, files[fname])
-        os.chmod(tmp, 0o755)
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".old-{out_dir.name}-"))
-            os.rmdir(old)
-            os.rename(out_dir, old)
-            os.rename(tmp, out_dir)
-            shutil.rmtree(old)
-        else:
-            os.rename(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    commit_folder(files, out_dir, markers=("params.json", MANIFEST))
     return params
