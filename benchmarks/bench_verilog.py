@@ -39,21 +39,21 @@ def main(argv=None) -> int:
         train_x, _ = load_mnist("train")
         model = get_model("mnist_fc_8k_dwn").fit_encoder(train_x[:10000]).eval()
     test_x, _ = load_mnist("test")
-    pipeline = args.pipeline if args.pipeline in ("none", "layers") else int(args.pipeline)
     simulators = args.simulators or ["icarus"] + (["verilator"] if shutil.which("verilator") else [])
 
     rows, ok = [], True
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rtl"
         start = time.perf_counter()
-        manifest = export(model, "verilog", out, vector_codes=test_x[: args.vectors].numpy(), pipeline=pipeline)
+        manifest = export(model, "verilog", out, vector_codes=test_x[: args.vectors].numpy(), pipeline=args.pipeline)
         export_s = time.perf_counter() - start
         size = sum(f.stat().st_size for f in out.glob("*.v"))
         print(f"export: {manifest['num_luts']:,} LUTs, {export_s:.1f} s, Verilog {size / 1e6:.2f} MB", flush=True)
         for sim in simulators:
             result = run_sim(out, simulator=sim)
             ok &= result.passed
-            rate = min(r["vectors_per_s"] for r in result.per_test.values())
+            rates = [r["vectors_per_s"] for r in result.per_test.values() if r["vectors_per_s"]]
+            rate = min(rates) if rates else None  # none when the build or every test failed
             rows.append((sim, result.build_s, rate, result.checked, result.mismatches, result.status))
             print(result.summary(), flush=True)
 
@@ -61,8 +61,8 @@ def main(argv=None) -> int:
           "projected 10,000 images (s) |")
     print("|---|---:|---:|---:|---:|---|---:|")
     for sim, build, rate, checked, mismatches, status in rows:
-        print(f"| {sim} | {build:.1f} | {rate:.1f} | {checked} | {mismatches} | {status} | "
-              f"{build + 10000 / rate:.0f} |")
+        rate_text, projected = (f"{rate:.1f}", f"{build + 10000 / rate:.0f}") if rate else ("-", "-")
+        print(f"| {sim} | {build:.1f} | {rate_text} | {checked} | {mismatches} | {status} | {projected} |")
     print(f"\nexport time {export_s:.1f} s, Verilog {size / 1e6:.2f} MB, {manifest['num_luts']:,} LUTs")
     return 0 if ok else 1
 

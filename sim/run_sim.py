@@ -48,25 +48,29 @@ def run(folder=".", simulator: str = "icarus", vectors=None, *, build_dir=None, 
     result_file = build / "difflut_result.json"
     if result_file.exists():
         result_file.unlink()
-    if str(folder) not in sys.path:  # the runner hands the simulator this process's sys.path
-        sys.path.insert(0, str(folder))
-
-    runner = get_runner(simulator)
-    start = time.perf_counter()
-    runner.build(sources=[folder / s for s in params["sources"]], hdl_toplevel=params["top"], build_dir=build,
-                 build_args=_build_args(simulator), timescale=("1ns", "1ps"), always=True, waves=waves)
-    built = time.perf_counter()
     xml = build / "results.xml"
     if xml.exists():
         xml.unlink()
-    try:  # under pytest the runner exits on a failing test; the results file still says what happened
-        runner.test(test_module=TESTBENCH, hdl_toplevel=params["top"], build_dir=build, test_dir=build,
-                    testcase=testcase, waves=waves, results_xml=str(xml),
-                    extra_env={"DIFFLUT_VECTORS": str(vectors), "DIFFLUT_RESULT": str(result_file),
-                               "DIFFLUT_LIMIT": str(limit), "DIFFLUT_SEED": str(seed)})
-    except SystemExit:
-        pass
-    done = time.perf_counter()
+
+    runner = get_runner(simulator)
+    # the runner hands the simulator this process's sys.path: this folder first, so that its testbench
+    # (not one of another folder simulated earlier in this process) is imported; removed afterwards
+    sys.path.insert(0, str(folder))
+    try:
+        start = time.perf_counter()
+        runner.build(sources=[folder / s for s in params["sources"]], hdl_toplevel=params["top"], build_dir=build,
+                     build_args=_build_args(simulator), timescale=("1ns", "1ps"), always=True, waves=waves)
+        built = time.perf_counter()
+        try:  # under pytest the runner exits on a failing test; the results file still says what happened
+            runner.test(test_module=TESTBENCH, hdl_toplevel=params["top"], build_dir=build, test_dir=build,
+                        testcase=testcase, waves=waves, results_xml=str(xml),
+                        extra_env={"DIFFLUT_VECTORS": str(vectors), "DIFFLUT_RESULT": str(result_file),
+                                   "DIFFLUT_LIMIT": str(limit), "DIFFLUT_SEED": str(seed)})
+        except SystemExit:
+            pass
+        done = time.perf_counter()
+    finally:
+        sys.path.remove(str(folder))
     try:
         tests, failed = get_results(xml)
     except RuntimeError:  # no results: the simulator did not run the tests

@@ -62,7 +62,8 @@ def test_bit_exact(tmp_path, pipeline, lut_style, signed):
 
 def test_edge_shapes(tmp_path):
     """No LUT layers, a single wire per class, two classes, 1-bit unsigned input, many ties; one class;
-    a deep net with a wide popcount cut every 3 levels."""
+    a deep net with a wide popcount cut every 3 levels; then the first folder again in the same process."""
+    path_before = list(sys.path)
     base = random_ir(5, features=3, bits=1, signed=False, num_bits=1, ks=(), classes=2, group=1)
     export_verilog(base, tmp_path / "a", pipeline=1, vectors=vectors_of(base, 64))
     _assert_pass(run_sim(tmp_path / "a"), 64)
@@ -72,6 +73,8 @@ def test_edge_shapes(tmp_path):
     deep = random_ir(6, bits=3, ks=(6, 6, 2, 6), nodes=20, classes=3, group=40, signed=True)
     export_verilog(deep, tmp_path / "b", pipeline=3, lut_style="xilinx", vectors=vectors_of(deep, 300))
     _assert_pass(run_sim(tmp_path / "b"), 300)
+    _assert_pass(run_sim(tmp_path / "a"), 64)  # again: its own testbench, not the last folder's
+    assert sys.path == path_before
 
 
 def _class_node(ir: NetlistIR) -> int:

@@ -225,7 +225,7 @@ def test_failed_export_leaves_the_old_folder(tmp_path):
 def test_vectors_are_validated_and_completed(tmp_path):
     ir = random_ir(4)
     fmt = ir.encoder.input_format
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ValueError, match="out of range"):
         export_verilog(ir, tmp_path / "x", vectors={"codes": np.full((2, ir.num_features), fmt.max_code + 1)})
     with pytest.raises(TypeError):
         export_verilog(ir, tmp_path / "x", vectors={"codes": np.zeros((2, ir.num_features))})

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,13 +52,12 @@ def _load_runner(folder: Path):
 
 def write_vectors(path, codes, scores, classes) -> Path:
     """Write a vectors file (the format of ``vectors.json``) for :func:`run_sim`."""
+    from .verilog import vectors_bytes  # (imports amaranth: only when writing vectors)
+
     codes = np.asarray(codes)
-    codes = codes.reshape(codes.shape[0], -1)
-    rows = [json.dumps({"codes": c, "scores": s, "class": k}, separators=(",", ":"))
-            for c, s, k in zip(codes.astype(np.int64).tolist(), np.asarray(scores).astype(np.int64).tolist(),
-                               np.asarray(classes).astype(np.int64).tolist())]
+    plain = {"codes": codes.reshape(codes.shape[0], -1), "scores": np.asarray(scores), "classes": np.asarray(classes)}
     path = Path(path)
-    path.write_text('{"format": "difflut-vectors", "vectors": [\n' + ",\n".join(rows) + "\n]}\n")
+    path.write_bytes(vectors_bytes({key: value.astype(np.int64).tolist() for key, value in plain.items()}))
     return path
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from amaranth.lib.wiring import In
 
+from .evaluate import check_codes, evaluate_ir
 from .export import MANIFEST, ExportError, commit_folder
 from .ir import NetlistIR
 from .rtl.core import Core
@@ -82,7 +83,7 @@ def _check_name(name: str) -> str:
 
 
 def _plain_module_names(text: str) -> str:
-    """Amaranth names submodules ``\\top.core.layer0``; rename them ``top_core_layer0``."""
+    """Amaranth names submodules ``\\top.core.layer0``; rename them ``top__core__layer0``."""
     escaped = sorted(set(re.findall(r"^module \\(\S+) ", text, flags=re.M)), key=len, reverse=True)
     mapping = {e: e.replace(".", "__") for e in escaped}
     clash = set(mapping.values()) & set(re.findall(r"^module ([A-Za-z_][A-Za-z0-9_]*)\b", text, flags=re.M))
@@ -101,8 +102,8 @@ def generate(ir: NetlistIR, *, pipeline="none", lut_style: str = "behavioral", n
     if lut_style not in LUT_STYLES:
         raise ValueError(f"lut_style must be one of {LUT_STYLES}, got {lut_style!r}")
     _check_name(name)
-    if lut_style == "xilinx" and any(layer.k > 6 for layer in ir.layers):
-        wide = next(layer for layer in ir.layers if layer.k > 6)
+    wide = next((layer for layer in ir.layers if layer.k > 6), None)
+    if lut_style == "xilinx" and wide is not None:
         raise ValueError(f"lut_style='xilinx' maps one node to one LUT6 and needs k <= 6; layer {wide.name!r} has "
                          f"k={wide.k} (use lut_style='behavioral')")
     plan = PipelinePlan.parse(pipeline)
@@ -165,20 +166,9 @@ def normalize_vectors(ir: NetlistIR, vectors) -> dict:
         vectors = dict(zip(("codes", "scores", "classes"), vectors))
     if not isinstance(vectors, dict) or "codes" not in vectors:
         raise ValueError("vectors must be a dict with 'codes' (and optionally 'scores', 'classes')")
-    codes = np.asarray(vectors["codes"])
-    if codes.dtype == np.bool_ or not np.issubdtype(codes.dtype, np.integer):
-        raise TypeError(f"vector codes must be integers, got dtype {codes.dtype}")
-    codes = codes.reshape(codes.shape[0], -1) if codes.ndim >= 2 else codes
-    fmt = ir.encoder.input_format
-    if codes.ndim != 2 or codes.shape[1] != ir.num_features:
-        raise ValueError(f"vector codes must have shape (B, {ir.num_features}) or (B, *{ir.input_shape}), "
-                         f"got {np.asarray(vectors['codes']).shape}")
-    if codes.size and (codes.min() < fmt.min_code or codes.max() > fmt.max_code):
-        raise ValueError(f"vector codes outside {fmt.min_code}..{fmt.max_code}")
+    codes = check_codes(ir, vectors["codes"])
     scores, classes = vectors.get("scores"), vectors.get("classes")
     if scores is None or classes is None:
-        from .evaluate import evaluate_ir
-
         got_scores, got_classes = evaluate_ir(ir, codes)
         scores = got_scores if scores is None else scores
         classes = got_classes if classes is None else classes
@@ -195,8 +185,9 @@ def _json_bytes(obj) -> bytes:
     return (json.dumps(obj, sort_keys=True, indent=1) + "\n").encode()
 
 
-def _vectors_bytes(vectors: dict) -> bytes:
-    # one vector per line: compact and diff-friendly
+def vectors_bytes(vectors: dict) -> bytes:
+    """``vectors.json`` of plain lists ``codes`` (B, F), ``scores`` (B, C), ``classes`` (B,): one vector
+    per line, compact and diff-friendly."""
     lines = ['{"format": "difflut-vectors", "vectors": [']
     rows = zip(vectors["codes"], vectors["scores"], vectors["classes"])
     body = [json.dumps({"codes": c, "scores": s, "class": k}, separators=(",", ":")) for c, s, k in rows]
@@ -254,7 +245,7 @@ def verilog_files(ir: NetlistIR, *, pipeline="none", lut_style: str = "behaviora
         files["LUT6.v"] = _LUT6_MODEL.encode()
     if vectors is not None:
         vec = normalize_vectors(ir, vectors)
-        files["vectors.json"] = _vectors_bytes(vec)
+        files["vectors.json"] = vectors_bytes(vec)
         params["vectors"] = {"file": "vectors.json", "count": len(vec["codes"])}
     else:
         params["vectors"] = None

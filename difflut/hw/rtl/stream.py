@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -15,7 +15,8 @@ class Stream(wiring.Component):
     A transfer happens on a clock edge where valid and ready are both high. The pipeline advances
     (``ce``) whenever its output slot is empty or being taken (``ce = ~out_valid | out_ready``), so with
     ``out_ready`` held high it accepts one input and returns one result per clock, ``latency`` clocks
-    later; ``in_ready = ce`` (combinational from ``out_ready``). With latency 0 the core is
+    later; ``in_ready = ce & ~rst`` (combinational from ``out_ready``; low during reset, when an input
+    would be lost). With latency 0 the core is
     combinational: ``out_valid = in_valid`` and ``in_ready = out_ready``.
     """
 
@@ -38,7 +39,7 @@ class Stream(wiring.Component):
             return m
         valid = Signal(latency, name="valid_pipe")
         ce = Signal(name="advance")
-        m.d.comb += [ce.eq(~self.out_valid | self.out_ready), core.ce.eq(ce), self.in_ready.eq(ce),
+        m.d.comb += [ce.eq(~self.out_valid | self.out_ready), core.ce.eq(ce), self.in_ready.eq(ce & ~ResetSignal()),
                      self.out_valid.eq(valid[-1])]
         with m.If(ce):
             m.d.sync += valid.eq((valid << 1) | self.in_valid)
