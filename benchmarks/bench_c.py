@@ -5,7 +5,7 @@ IR evaluator, same run, same images; plus export time, header size and compile t
 
 Without a checkpoint the model is an untrained ``mnist_fc_8k_dwn`` (2000 + 6000 LUTs) with its
 encoder fitted on 10,000 training images: the speed does not depend on training. All three
-backends must give identical class scores (checked); the script exits 1 otherwise.
+backends must give identical class scores and predicted classes (checked); the script exits 1 otherwise.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ int main(int argc, char **argv)
     uint16_t *scores;
     int32_t *classes;
     double best = 1e30;
-    if (argc < 5) return 2;
+    if (argc < 6) return 2;
     n = (size_t)atol(argv[2]);
     repeats = atoi(argv[3]);
     f = fopen(argv[1], "rb");
@@ -70,6 +70,9 @@ int main(int argc, char **argv)
     }
     f = fopen(argv[4], "wb");
     if (!f || fwrite(scores, sizeof *scores, n * UPNAME_NUM_CLASSES, f) != n * UPNAME_NUM_CLASSES) return 2;
+    fclose(f);
+    f = fopen(argv[5], "wb");
+    if (!f || fwrite(classes, sizeof *classes, n, f) != n) return 2;
     fclose(f);
     printf("%.9f\n", best);
     return 0;
@@ -98,7 +101,6 @@ def main(argv=None) -> int:
     p.add_argument("--json", default=None, help="also write the results here")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core for everything
 
@@ -110,9 +112,8 @@ def main(argv=None) -> int:
         train_x, _ = load_mnist("train")
         model = get_model("mnist_fc_8k_dwn", seed=0).fit_encoder(train_x[:10000]).eval()
         source = None
-    name = "mnist_fc_8k_dwn"
+    name = model.model_name
     codes = images.numpy()
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
@@ -129,18 +130,22 @@ def main(argv=None) -> int:
             return 1
         codes.astype(np.uint8).tofile(tmp / "images.bin")
         run = subprocess.run([str(tmp / "c" / "bench"), str(tmp / "images.bin"), str(len(codes)),
-                              str(args.repeats), str(tmp / "scores.bin")], capture_output=True, text=True)
+                              str(args.repeats), str(tmp / "scores.bin"), str(tmp / "classes.bin")],
+                             capture_output=True, text=True)
         if run.returncode:
             print(run.stdout, run.stderr, file=sys.stderr)
             return 1
         c_s = float(run.stdout.strip())
         c_scores = np.fromfile(tmp / "scores.bin", dtype=np.uint16).reshape(len(codes), -1).astype(np.int64)
+        c_classes = np.fromfile(tmp / "classes.bin", dtype=np.int32).astype(np.int64)
         header_bytes = header.stat().st_size
 
-    ir = build_ir(model, optimize=True)
+    ir = build_ir(model, checkpoint=args.checkpoint)  # the IR the export wrote, for the numpy evaluator
     torch_s, torch_scores = best_of(lambda: model.class_scores(images, batch_size=1000).numpy(), args.torch_repeats)
-    numpy_s, (np_scores, _) = best_of(lambda: evaluate_ir(ir, codes), args.repeats)
-    same = np.array_equal(c_scores, torch_scores) and np.array_equal(np_scores, torch_scores)
+    torch_classes = model.predict(images, batch_size=1000).numpy()
+    numpy_s, (np_scores, np_classes) = best_of(lambda: evaluate_ir(ir, codes), args.repeats)
+    same = all(np.array_equal(a, b) for a, b in ((c_scores, torch_scores), (np_scores, torch_scores),
+                                                 (c_classes, torch_classes), (np_classes, torch_classes)))
 
     n = len(codes)
     rows = [("C batch API (" + args.cflags + ")", c_s), ("PyTorch CPU eval forward (1 thread)", torch_s),
@@ -156,7 +161,7 @@ def main(argv=None) -> int:
     print()
     print(f"export (lower + optimise + IR check + C generation): {export_s:.2f} s; header {header_bytes / 1e6:.2f} MB; "
           f"compile ({args.cc} -std=c99 {args.cflags}): {compile_s:.1f} s")
-    print(f"class scores identical across C, PyTorch and numpy: {same}")
+    print(f"class scores and predicted classes identical across C, PyTorch and numpy: {same}")
     if args.json:
         Path(args.json).write_text(json.dumps({
             "images": n, "c_s": c_s, "torch_s": torch_s, "numpy_s": numpy_s, "export_s": export_s,

@@ -67,6 +67,13 @@ def test_optimised_ir_and_dead_logic(tmp_path):
     check_against_evaluator(tmp_path, ir, random_codes(ir, 64, seed=1))
 
 
+def test_wide_classes_count_in_16_bit_fields(tmp_path):
+    """350 wires per class: the adder trees' counts need more than 8 bits."""
+    ir = random_ir(13, ks=[3], widths=(60, 700), num_classes=2)
+    assert ir.class_wires.shape[1] == 350
+    check_against_evaluator(tmp_path, ir, random_codes(ir, 150, seed=2))
+
+
 def test_mismatches_are_caught_and_counted(tmp_path):
     """Corrupted expected values, a flipped truth-table bit and a moved threshold all fail the selftest."""
     ir = random_ir(12, ks=[4], fmt=InputFormat(8), widths=(30, 20), num_classes=2, const_p=0.0,
@@ -77,6 +84,7 @@ def test_mismatches_are_caught_and_counted(tmp_path):
     bad_scores[3, 1] += 1
     rc, out = run_selftest(tmp_path, ir, "m", codes, bad_scores, classes)
     assert rc == 1 and "batch API: 1 score / 0 class" in out and "FAIL" in out
+    assert "predict_batch: 1 score / 0 class" in out
     bad_classes = classes.copy()
     bad_classes[:5] = (bad_classes[:5] + 1) % 2
     rc, out = run_selftest(tmp_path, ir, "m", codes, scores, bad_classes)

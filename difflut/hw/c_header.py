@@ -29,6 +29,8 @@ import re
 
 import numpy as np
 
+from ..errors import InputError
+from .evaluate import check_codes
 from .ir import CONST0, CONST1, NetlistIR
 
 #: LUTs per generated C function (keeps every function small enough to compile fast)
@@ -171,7 +173,7 @@ class _Synth:
     """Chooses a small formula for an n-input truth table (Python int of 2**n bits)."""
 
     def __init__(self):
-        self.cost_memo: dict[tuple[int, int], int] = {}
+        self.plan_memo: dict[tuple[int, int], tuple] = {}
 
     def _three(self, m: _Masks, tt: int, sup: list[int]) -> tuple[int, list[int]]:
         vars3 = (sup + [v for v in range(m.n) if v not in sup] + [-1, -1, -1])[:3]  # -1: never read
@@ -186,12 +188,15 @@ class _Synth:
         return t8, vars3
 
     def cost(self, m: _Masks, tt: int) -> int:
+        return self._best(m, tt)[0]
+
+    def _best(self, m: _Masks, tt: int):
+        """(cost, plan) of a non-constant function, computed once per (variables, truth table)."""
         key = (m.n, tt)
-        c = self.cost_memo.get(key)
-        if c is None:
-            c = self._plan(m, tt)[0]
-            self.cost_memo[key] = c
-        return c
+        found = self.plan_memo.get(key)
+        if found is None:
+            found = self.plan_memo[key] = self._plan(m, tt)
+        return found
 
     def _plan(self, m: _Masks, tt: int):
         """(cost, plan) of a non-constant function."""
@@ -241,7 +246,7 @@ class _Synth:
             node = dag.neg(memo[m.full ^ tt])
             memo[tt] = node
             return node
-        _, plan = self._plan(m, tt)
+        _, plan = self._best(m, tt)
         kind = plan[0]
         if kind == "f3":
             node = self._build3(plan[1], plan[2], dag)
@@ -277,7 +282,7 @@ class _Synth:
         return dag.op(r[0], self._build3(r[1], vars3, dag), self._build3(r[2], vars3, dag))
 
 
-def _emit_dag(dag: _Dag, root: int, leaf: list[str], target: str) -> tuple[str, int]:
+def _emit_dag(dag: _Dag, root: int, leaf: list[str], target: str) -> str:
     """C statement(s) assigning node ``root`` to ``target``; leaf[j] is the C expression of var j.
     Returns (text, number of operators)."""
     refs = [0] * len(dag.nodes)
@@ -297,7 +302,6 @@ def _emit_dag(dag: _Dag, root: int, leaf: list[str], target: str) -> tuple[str, 
     visit(root)
     names: dict[int, str] = {}
     lines = []
-    ops = 0
 
     def expr(i, top=False):
         if i in names:
@@ -312,16 +316,12 @@ def _emit_dag(dag: _Dag, root: int, leaf: list[str], target: str) -> tuple[str, 
 
     for i in order:
         n = dag.nodes[i]
-        if n[0] != "v":
-            ops += 1
         if i != root and refs[i] > 1 and n[0] != "v":
             name = f"t{len(names)}"
             lines.append(f"uint64_t {name} = {expr(i, top=True)};")
             names[i] = name
     lines.append(f"{target} = {expr(root, top=True)};")
-    if len(lines) == 1:
-        return lines[0], ops
-    return "{ " + " ".join(lines) + " }", ops
+    return lines[0] if len(lines) == 1 else "{ " + " ".join(lines) + " }"
 
 
 # -- netlist simplification --------------------------------------------------------------------------
@@ -487,9 +487,9 @@ def generate_header(ir: NetlistIR, name: str) -> str:
     plan = _Plan(ir)
     synth = _Synth()
     ctype = input_c_type(ir)
-    utype = ctype.lstrip("u").replace("int", "uint")
     up = name.upper()
     features, bits, n = enc.num_features, fmt.bits, enc.num_bits
+    utype = f"uint{8 if bits <= 8 else 16}_t"  # the raw bit pattern of a code
     per_row = 64 // bits  # features per 64-bit row before the transpose
     num_classes = ir.num_classes
     count_bits = max(1, int(groups).bit_length())
@@ -530,17 +530,7 @@ def generate_header(ir: NetlistIR, name: str) -> str:
     emit(f"#define {up}_NOINLINE")
     emit("#endif")
     emit("")
-    # class tables
-    flat_refs = [plan.slot[w] for refs in plan.class_refs for w in refs]
-    offsets = [0]
-    for refs in plan.class_refs:
-        offsets.append(offsets[-1] + len(refs))
-    emit(f"static const uint32_t {name}__class_slots[{max(1, len(flat_refs))}] = {{")
-    emit(_c_int_rows(flat_refs))
-    emit("};")
-    emit(f"static const uint32_t {name}__class_offset[{num_classes + 1}] = {{")
-    emit(_c_int_rows(offsets))
-    emit("};")
+    # per class, the count of constant-1 wires (the other wires are summed by the adder trees below)
     emit(f"static const uint16_t {name}__class_const1[{num_classes}] = {{")
     emit(_c_int_rows(plan.class_const1))
     emit("};")
@@ -638,7 +628,7 @@ def generate_header(ir: NetlistIR, name: str) -> str:
             else:
                 dag = _Dag()
                 root = synth.build(synth_enc_masks, kind[1], dag, {})
-                text, _ = _emit_dag(dag, root, [plane(i, False) for i in range(bits)], target)
+                text = _emit_dag(dag, root, [plane(i, False) for i in range(bits)], target)
                 part.append(text)
             part_size += 1
         if part_size >= ENCODER_WIRES_PER_FUNCTION:
@@ -651,7 +641,7 @@ def generate_header(ir: NetlistIR, name: str) -> str:
         dag = _Dag()
         root = synth.build(m, tt, dag, {})
         leaf = [f"w[{plan.slot[s]}]" if s is not None else "0" for s in srcs]
-        text, _ = _emit_dag(dag, root, leaf, f"w[{plan.slot[w]}]")
+        text = _emit_dag(dag, root, leaf, f"w[{plan.slot[w]}]")
         part.append(text)
         part_size += 1
         if part_size >= LUTS_PER_FUNCTION:
@@ -736,23 +726,17 @@ def generate_selftest(ir: NetlistIR, name: str, codes, scores, classes) -> str:
     single-sample APIs, compares with the expected scores and classes, prints the counts and
     exits 1 on any mismatch."""
     name = check_name(name)
-    codes = np.asarray(codes)
-    if codes.dtype == np.bool_ or not np.issubdtype(codes.dtype, np.integer):
-        raise TypeError(f"codes must be integers, got {codes.dtype}")
-    num = codes.shape[0] if codes.ndim else 0
+    try:
+        codes = check_codes(ir, codes)
+    except InputError as e:
+        raise CBackendError(f"test vectors: {e}") from None
+    num = len(codes)
     if num < 1:
         raise CBackendError("the selftest needs at least one test vector")
-    codes = codes.reshape(num, -1)
-    scores = np.asarray(scores).reshape(num, -1)
-    classes = np.asarray(classes).reshape(num)
-    if num < 1:
-        raise CBackendError("the selftest needs at least one test vector")
-    if codes.shape[1] != ir.num_features or scores.shape[1] != ir.num_classes:
-        raise CBackendError(f"test vectors must be ({num}, {ir.num_features}) codes and ({num}, {ir.num_classes}) "
-                            f"scores, got {codes.shape} and {scores.shape}")
-    fmt = ir.encoder.input_format
-    if codes.min() < fmt.min_code or codes.max() > fmt.max_code:
-        raise CBackendError("test vectors hold codes outside the input format")
+    scores, classes = np.asarray(scores), np.asarray(classes)
+    if scores.shape != (num, ir.num_classes) or classes.shape != (num,):
+        raise CBackendError(f"the scores and classes of {num} test vectors must be ({num}, {ir.num_classes}) and "
+                            f"({num},), got {scores.shape} and {classes.shape}")
     ctype = input_c_type(ir)
     up = name.upper()
     c = ir.num_classes
@@ -760,8 +744,8 @@ def generate_selftest(ir: NetlistIR, name: str, codes, scores, classes) -> str:
     lines = [
         f"/* {name}_selftest.c: {num} embedded test vectors for {name}.h (generated; do not edit).",
         f" * Build: cc -std=c99 -O2 -Wall -Wextra -Werror {name}_selftest.c -o {name}_selftest",
-        " * Exit status 0 only when the batch and the single-sample API reproduce every expected score",
-        " * and class. */",
+        " * Exit status 0 only when the 64-sample, the whole-batch and the single-sample API reproduce",
+        " * every expected score and class. */",
         "#include <stdio.h>",
         f'#include "{name}.h"',
         "",
@@ -780,7 +764,10 @@ def generate_selftest(ir: NetlistIR, name: str, codes, scores, classes) -> str:
         "{",
         f"    static uint16_t sc[64 * {up}_NUM_CLASSES];",
         "    int32_t cls[64];",
+        f"    static uint16_t all_sc[N_VECTORS * {up}_NUM_CLASSES];",
+        "    static int32_t all_cls[N_VECTORS];",
         "    long batch_scores = 0, batch_classes = 0, single_scores = 0, single_classes = 0;",
+        "    long whole_scores = 0, whole_classes = 0;",
         "    int i, j, off;",
         "    for (off = 0; off < N_VECTORS; off += 64) {",
         "        int n = N_VECTORS - off < 64 ? N_VECTORS - off : 64;",
@@ -799,10 +786,19 @@ def generate_selftest(ir: NetlistIR, name: str, codes, scores, classes) -> str:
         "        single_scores += bad;",
         "        single_classes += k != vec_classes[i];",
         "    }",
+        f"    {name}_predict_batch(vec_x, N_VECTORS, all_sc, all_cls);",
+        "    for (i = 0; i < N_VECTORS; i++) {",
+        "        int bad = 0;",
+        f"        for (j = 0; j < {c}; j++) bad |= all_sc[i * {c} + j] != vec_scores[i * {c} + j];",
+        "        whole_scores += bad;",
+        "        whole_classes += all_cls[i] != vec_classes[i];",
+        "    }",
         f'    printf("{name} selftest: %d vectors; batch API: %ld score / %ld class mismatches; "',
-        '           "single-sample API: %ld score / %ld class mismatches\\n",',
-        "           N_VECTORS, batch_scores, batch_classes, single_scores, single_classes);",
-        "    if (batch_scores || batch_classes || single_scores || single_classes) {",
+        '           "single-sample API: %ld score / %ld class mismatches; "',
+        '           "predict_batch: %ld score / %ld class mismatches\\n",',
+        "           N_VECTORS, batch_scores, batch_classes, single_scores, single_classes, whole_scores,",
+        "           whole_classes);",
+        "    if (batch_scores || batch_classes || single_scores || single_classes || whole_scores || whole_classes) {",
         '        printf("FAIL\\n");',
         "        return 1;",
         "    }",

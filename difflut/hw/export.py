@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ..errors import DiffLUTError
-from .c_header import generate_header, generate_selftest
+from .c_header import generate_header, generate_selftest, ir_digest
 from .evaluate import evaluate_ir
 from .ir import NetlistIR
 
@@ -151,7 +151,7 @@ def render(model_or_checkpoint, target: str, *, name: str | None = None, vectors
         "target": target,
         "name": name,
         "model": model.model_name,
-        "ir_sha256": _sha256(ir.to_json().encode()),
+        "ir_sha256": ir_digest(ir),
         "ir_metadata": ir.metadata,
         "num_luts": ir.num_luts,
         "num_classes": ir.num_classes,
