@@ -16,6 +16,7 @@ with --test-every-epoch the test accuracy at the best-validation epoch and at th
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -27,6 +28,7 @@ import time
 import torch
 
 from difflut import evaluate, get_model, list_models, train
+from difflut.training import kept_record
 from difflut.cli import parse_override
 from difflut.data import load_dataset
 
@@ -44,24 +46,30 @@ def write_json_atomic(path: str, data) -> None:
     os.replace(tmp, path)
 
 
+@functools.cache
+def _splits(dataset: str, data_dir) -> tuple:
+    """(train images, train labels, test images, test labels), read once per dataset."""
+    return (*load_dataset(dataset, "train", data_dir=data_dir), *load_dataset(dataset, "test", data_dir=data_dir))
+
+
 def run_one(name: str, dataset: str, epochs: int, seed: int, args, device) -> dict:
-    train_x, train_y = load_dataset(dataset, "train", data_dir=args.data_dir)
-    test_x, test_y = load_dataset(dataset, "test", data_dir=args.data_dir)
+    train_x, train_y, test_x, test_y = _splits(dataset, args.data_dir)
     if args.train_limit:
         train_x, train_y = train_x[: args.train_limit], train_y[: args.train_limit]
     val_size = min(VAL_SIZE, len(train_x) // 10)
     fit_x, fit_y, val_x, val_y = train_x[:-val_size], train_y[:-val_size], train_x[-val_size:], train_y[-val_size:]
     model = get_model(name, seed=seed, **dict(args.set or []))
-    def on_epoch(record):
-        if args.test_every_epoch:
-            record["test_accuracy"] = evaluate(model, test_x, test_y)
-            print(f"{name} ({dataset}) epoch {record['epoch']}: val {record['val_accuracy']:.4f} "
-                  f"test {record['test_accuracy']:.4f} ({record['seconds']:.1f} s)", flush=True)
+
+    def log_test(record):
+        record["test_accuracy"] = evaluate(model, test_x, test_y)
+        print(f"{name} ({dataset}) epoch {record['epoch']}: val {record['val_accuracy']:.4f} "
+              f"test {record['test_accuracy']:.4f} ({record['seconds']:.1f} s)", flush=True)
 
     start = time.perf_counter()
     history = train(model, fit_x, fit_y, val_x, val_y, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
                     schedule="cosine", device=device, seed=seed, progress=args.verbose,
-                    augment_shift=args.augment_shift, on_epoch=on_epoch, keep=args.keep)
+                    augment_shift=args.augment_shift,
+                    on_epoch=log_test if args.test_every_epoch else None, keep=args.keep)
     seconds = time.perf_counter() - start
     result = {
         "model": name, "dataset": dataset, "seed": seed, "overrides": model.overrides, "nodes": model.num_nodes,
@@ -69,7 +77,7 @@ def run_one(name: str, dataset: str, epochs: int, seed: int, args, device) -> di
         "lr": args.lr or model.default_lr, "schedule": "cosine",
         "train_images": len(fit_x), "val_images": len(val_x), "test_images": len(test_x),
         "train_seconds": seconds, "device": str(device),
-        "keep": args.keep, "best_epoch": max(history, key=lambda r: r["val_accuracy"])["epoch"],
+        "keep": args.keep, "best_epoch": kept_record(history, "best")["epoch"],
         "test_accuracy": evaluate(model, test_x, test_y), "history": history,
     }
     if name.startswith("mnist_bitflip"):
@@ -79,9 +87,7 @@ def run_one(name: str, dataset: str, epochs: int, seed: int, args, device) -> di
 
 def _test_at(run: dict, which: str):
     """Test accuracy at the best-validation ("best") or the last ("last") epoch, if the history has it."""
-    history = run["history"]
-    record = max(history, key=lambda r: r["val_accuracy"]) if which == "best" else history[-1]
-    return record.get("test_accuracy")
+    return kept_record(run["history"], which).get("test_accuracy")
 
 
 def _mean_std(values: list[float]) -> str:
@@ -173,12 +179,13 @@ def main(argv=None) -> int:
     device = torch.device(args.device)
     models = args.models or [m for m in list_models() if m.startswith("mnist_")]
     # the main models (and Fashion-MNIST) first, so that a --deadline cuts the ablations
-    jobs = [(m, "mnist", args.epochs_main) for m in models if m in MAIN_MODELS]
-    if args.fashion or args.fashion_only:
-        jobs.append(("mnist_fc_8k_dwn", "fashion_mnist", args.epochs_main))
-    jobs += [(m, "mnist", args.epochs) for m in models if m not in MAIN_MODELS]
+    fashion = [("mnist_fc_8k_dwn", "fashion_mnist", args.epochs_main)]
     if args.fashion_only:
-        jobs = [job for job in jobs if job[1] == "fashion_mnist"]
+        jobs = fashion
+    else:
+        jobs = [(m, "mnist", args.epochs_main) for m in models if m in MAIN_MODELS]
+        jobs += fashion if args.fashion else []
+        jobs += [(m, "mnist", args.epochs) for m in models if m not in MAIN_MODELS]
     machine = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
         "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "python": sys.version.split()[0],

@@ -90,7 +90,7 @@ def cmd_list_models(args) -> int:
 # -- train ---------------------------------------------------------------------------------------
 def cmd_train(args) -> int:
     from .models import get_model
-    from .training import evaluate, train
+    from .training import evaluate, kept_record, train
 
     overrides = dict(args.set or [])
     device = _device(args.device)
@@ -109,7 +109,7 @@ def cmd_train(args) -> int:
                     progress=not args.quiet, augment_shift=args.augment_shift, keep=args.keep,
                     metadata={"dataset": dataset, "augment_shift": args.augment_shift})
     seconds = time.perf_counter() - start
-    kept = max(history, key=lambda r: r["val_accuracy"]) if args.keep == "best" else history[-1]
+    kept = kept_record(history, args.keep)
     test_acc = evaluate(model, test_x, test_y)
     print(f"{args.keep} epoch {kept['epoch']} (validation accuracy {kept['val_accuracy']:.4f}): "
           f"test accuracy (eval mode) {test_acc:.4f}; training took {seconds:.0f} s")
@@ -286,16 +286,14 @@ def cmd_export(args) -> int:
     return 0
 
 
-def _pipeline(text: str):
-    if text in ("none", "layers"):
-        return text
+def _pipeline(text: str) -> str:
+    from .hw.rtl.pipeline import PipelinePlan
+
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--pipeline must be none, layers or a positive int, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"--pipeline must be none, layers or a positive int, got {text!r}")
-    return value
+        PipelinePlan.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 # -- sim -----------------------------------------------------------------------------------------

@@ -19,19 +19,17 @@ from pathlib import Path
 
 import torch
 
+from .resources import find_folder
+
 _NAME = "difflut_efd_lookup"
 _SOURCES = ("efd_lookup.cpp", "efd_lookup_cuda.cu")
 _state: dict = {}
 
 
 def source_dir() -> Path | None:
-    """The folder holding the kernel sources: ``csrc/`` of a source checkout, or ``share/difflut/csrc``
-    of an installed wheel; ``None`` if neither exists."""
-    candidates = (Path(__file__).resolve().parents[1] / "csrc", Path(sys.prefix) / "share" / "difflut" / "csrc")
-    for folder in candidates:
-        if all((folder / name).is_file() for name in _SOURCES):
-            return folder
-    return None
+    """The folder holding the kernel sources (:func:`difflut.resources.find_folder`): ``csrc/`` of a
+    source checkout, or ``share/difflut/csrc`` of an installed wheel; ``None`` if neither exists."""
+    return find_folder("csrc", _SOURCES)
 
 
 def disabled() -> bool:
@@ -45,7 +43,9 @@ def efd_extension(required: bool = False):
     Unavailable means: no CUDA, ``DIFFLUT_CUDA_KERNELS=0``, missing sources or a failed build (warned
     once). With ``required=True`` these raise a ``RuntimeError`` that says which one.
     """
-    if "module" in _state:
+    if "module" in _state:  # built (or failed) before in this process
+        if _state["module"] is None and required:
+            raise RuntimeError(f"DiffLUT CUDA kernels failed to build: {_state.get('error')}")
         return _state["module"]
     reason = None
     if disabled():
@@ -62,7 +62,8 @@ def efd_extension(required: bool = False):
         from torch.utils.cpp_extension import load
 
         folder = source_dir()
-        print("difflut: building the CUDA kernels (once per machine)...", file=sys.stderr, flush=True)
+        print("difflut: loading the CUDA kernels (built once per machine, about a minute)...", file=sys.stderr,
+              flush=True)
         module = load(name=_NAME, sources=[str(folder / s) for s in _SOURCES],
                       extra_cuda_cflags=["-O3"], extra_cflags=["-O3"], verbose=False)
     except Exception as e:  # a failed build falls back to the torch implementation

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .augment import check_max_shift, random_shift
+from .augment import check_max_shift, draw_shifts, shift_images
 
 
 SCHEDULES = ("constant", "cosine")
@@ -46,6 +46,18 @@ def evaluate(model, images: torch.Tensor, labels: torch.Tensor, batch_size: int 
     with model.inject_faults(flip_rate, seed=seed):
         predicted = model.predict(images, batch_size=batch_size)
     return (predicted.cpu() == labels.cpu()).float().mean().item()
+
+
+def _check_keep(keep) -> None:
+    if keep not in KEEP:
+        raise ValueError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
+
+
+def kept_record(history: list[dict[str, Any]], keep: str = "best") -> dict[str, Any]:
+    """The record of the epoch :func:`train` keeps: the first with the highest ``val_accuracy``
+    (``keep="best"``) or the last (``keep="last"``)."""
+    _check_keep(keep)
+    return max(history, key=lambda r: r["val_accuracy"]) if keep == "best" else history[-1]
 
 
 def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
@@ -82,8 +94,7 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
     check_max_shift(augment_shift)
-    if keep not in KEEP:
-        raise ValueError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
+    _check_keep(keep)
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
     if device is not None:
@@ -99,7 +110,9 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
     steps = epochs * -(-len(train_images) // batch_size)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps) if schedule == "cosine"
                  else None)
-    labels_dev = train_labels.to(device)
+    # the whole training set on the device once: a copy from host memory per step would make the
+    # host wait for the device's previous step
+    images_dev, labels_dev = train_images.to(device), train_labels.to(device)
     n = len(train_images)
     history, best_acc, best_state = [], -1.0, None
     for epoch in range(1, epochs + 1):
@@ -108,10 +121,14 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
         correct = torch.zeros((), dtype=torch.int64, device=device)  # on the device: no sync per step
         loss_sum = torch.zeros((), dtype=torch.float64, device=device)
         bar = tqdm(total=n, desc=f"epoch {epoch}/{epochs}", unit="img", disable=not progress, leave=False)
-        for step, idx in enumerate(torch.randperm(n, generator=order).split(batch_size), 1):
-            images, labels = train_images[idx].to(device), labels_dev[idx.to(device)]
+        perm = torch.randperm(n, generator=order)
+        if augment_shift:  # the epoch's shifts, drawn batch by batch as random_shift would, copied once
+            epoch_shifts = torch.cat([draw_shifts(len(idx), augment_shift, shifts)
+                                      for idx in perm.split(batch_size)], 1).to(device)
+        for step, idx in enumerate(perm.to(device).split(batch_size), 1):
+            images, labels = images_dev[idx], labels_dev[idx]
             if augment_shift:
-                images = random_shift(images, augment_shift, shifts)
+                images = shift_images(images, epoch_shifts[:, seen:seen + len(idx)], augment_shift)
             logits = model(images)
             loss = F.cross_entropy(logits, labels) + model.get_regularization_loss()
             optimizer.zero_grad(set_to_none=True)

@@ -29,6 +29,13 @@ def test_without_cuda_the_kernels_are_unavailable_and_required_says_why(monkeypa
         kernels.efd_extension(required=True)
 
 
+def test_required_after_a_failed_build_raises_with_the_build_error(monkeypatch):
+    monkeypatch.setattr(kernels, "_state", {"module": None, "error": "CalledProcessError: nvcc exited 1"})
+    assert kernels.efd_extension() is None
+    with pytest.raises(RuntimeError, match="failed to build: CalledProcessError: nvcc exited 1"):
+        kernels.efd_extension(required=True)
+
+
 def test_cpu_tensors_never_use_the_kernels():
     x, table = torch.rand(4, 3, 2), torch.rand(3, 4)
     assert not kernels.use_efd_kernel(x, table)
@@ -90,7 +97,8 @@ def test_kernel_backward_with_only_one_operand_needing_a_gradient(monkeypatch, w
 
 
 @cuda
-def test_kernel_catches_a_wrong_table_entry(monkeypatch):
+def test_kernel_catches_a_wrong_table_entry():
+    assert kernels.efd_extension(required=True) is not None  # the lookup below runs the kernel
     x = (torch.rand(32, 50, 6, device="cuda") >= 0.5).float()
     table = torch.rand(50, 64, device="cuda")
     fused = efd_lookup(x, table)

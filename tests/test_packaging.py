@@ -9,6 +9,7 @@ source checkout.
 from __future__ import annotations
 
 import shutil
+import site
 import subprocess
 import sys
 import zipfile
@@ -58,27 +59,29 @@ def test_wheel_ships_testbench_kernels_and_mnist(wheel):
         assert not any(n.startswith(("sim/", "csrc/")) for n in names)
 
 
-def _fake_prefix(tmp_path: Path, monkeypatch, *, ship: bool) -> Path:
-    """Hide the source checkout's sim/ and point sys.prefix at a folder whose share/difflut/sim holds
-    marked copies of the testbench (``ship=True``) or nothing."""
-    from difflut.hw import verilog
+def _fake_prefix(tmp_path: Path, monkeypatch, *, ship: bool, user: bool = False) -> Path:
+    """Hide the source checkout's sim/ and point sys.prefix (or, with ``user``, the pip --user base) at a
+    folder whose share/difflut/sim holds marked copies of the testbench (``ship=True``) or nothing."""
+    from difflut import resources
 
-    monkeypatch.setattr(verilog, "SIM_SOURCES", tmp_path / "checkout" / "sim")
-    prefix = tmp_path / "prefix"
+    monkeypatch.setattr(resources, "REPOSITORY", tmp_path / "checkout")
+    prefix = tmp_path / ("userbase" if user else "prefix")
     share = prefix / "share" / "difflut" / "sim"
     share.mkdir(parents=True)
     if ship:
         for f in SIM_DATA:
             (share / f).write_bytes((REPO / "sim" / f).read_bytes() + b"\n# installed copy\n")
-    monkeypatch.setattr(sys, "prefix", str(prefix))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "prefix"))
+    monkeypatch.setattr(site, "USER_BASE", str(tmp_path / "userbase"))
     return share
 
 
 def test_testbench_dir_prefers_the_source_checkout():
     pytest.importorskip("amaranth")
-    from difflut.hw.verilog import SIM_SOURCES, testbench_dir
+    from difflut.hw.verilog import testbench_dir
+    from difflut.resources import REPOSITORY
 
-    assert SIM_SOURCES == REPO / "sim"
+    assert REPOSITORY == REPO
     assert testbench_dir() == REPO / "sim"
 
 
@@ -94,6 +97,14 @@ def test_testbench_dir_falls_back_to_the_installed_share(tmp_path, monkeypatch):
     files, _ = verilog_files(random_ir(0, ks=(2, 3), nodes=4, classes=2, group=3))
     for f in ("tb_difflut.py", "run_sim.py"):
         assert files[f] == (share / f).read_bytes()
+
+
+def test_testbench_dir_finds_a_pip_user_install(tmp_path, monkeypatch):
+    pytest.importorskip("amaranth")
+    from difflut.hw.verilog import testbench_dir
+
+    share = _fake_prefix(tmp_path, monkeypatch, ship=True, user=True)
+    assert testbench_dir() == share
 
 
 def test_testbench_dir_error_names_both_places(tmp_path, monkeypatch):

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from amaranth.lib.wiring import In
 
+from ..resources import candidate_folders, find_folder
 from .evaluate import check_codes, evaluate_ir
 from .export import MANIFEST, ExportError, commit_folder
 from .ir import NetlistIR
@@ -39,20 +40,18 @@ from .rtl.stream import Stream
 
 PARAMS_FORMAT = "difflut-verilog"
 PARAMS_VERSION = 1
-SIM_SOURCES = Path(__file__).resolve().parents[2] / "sim"  # the testbench in a source checkout
 SIM_FILES = ("tb_difflut.py", "run_sim.py")
 
 
 def testbench_dir() -> Path:
     """The folder holding the cocotb testbench files (``SIM_FILES``): ``sim/`` of a source checkout, or
-    ``share/difflut/sim`` of an installed wheel. Raises :class:`~difflut.hw.export.ExportError` if neither
-    holds them."""
-    candidates = (SIM_SOURCES, Path(sys.prefix) / "share" / "difflut" / "sim")
-    for folder in candidates:
-        if all((folder / name).is_file() for name in SIM_FILES):
-            return folder
-    raise ExportError(f"the cocotb testbench files {', '.join(SIM_FILES)} were not found; looked in "
-                      f"{candidates[0]} (source checkout) and {candidates[1]} (installed wheel)")
+    ``share/difflut/sim`` of an installed wheel (:func:`difflut.resources.find_folder`). Raises
+    :class:`~difflut.hw.export.ExportError` if none holds them."""
+    folder = find_folder("sim", SIM_FILES)
+    if folder is None:
+        raise ExportError(f"the cocotb testbench files {', '.join(SIM_FILES)} were not found; looked in "
+                          + ", ".join(str(c) for c in candidate_folders("sim")))
+    return folder
 
 
 _LUT6_MODEL = """\

@@ -138,7 +138,6 @@ OVERRIDE_RULES = {
     "node_kwargs": _node_kwargs,
 }
 
-#: overrides every zoo model accepts
 #: the training options every zoo model starts from (a model's ``defaults`` extend these)
 COMMON_DEFAULTS = dict(
     node_kwargs=None,
@@ -151,6 +150,7 @@ COMMON_DEFAULTS = dict(
     use_cuda=False,
 )
 
+#: overrides every zoo model accepts
 COMMON_OVERRIDES = (
     "node_input_dim", "encoder_bits", "flip_probability", "grad_stabilization", "residual_init",
     "use_cuda", "hidden_size", "layer_widths", "tau", "regularization", "reg_weight", "node_kwargs",

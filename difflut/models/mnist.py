@@ -35,7 +35,8 @@ _FC_MAIN = dict(_FC_DEFAULTS, mapping="learnable", layer_widths=(2000, 6000), ta
 
 
 class MNISTFullyConnected(BaseModel):
-    """Thermometer encoder + fully connected random-wired LUT layers + GroupSum (MNIST).
+    """Thermometer encoder + fully connected LUT layers (the first random-wired or learnable, the rest
+    random-wired) + GroupSum (MNIST).
 
     Shapes: images uint8 (B, 28, 28) -> bits (B, 784 * encoder_bits) -> ... ->
     (B, layer_widths[-1]) -> logits (B, 10).
