@@ -12,31 +12,20 @@ def check_max_shift(max_shift) -> int:
     return max_shift
 
 
-def draw_shifts(batch: int, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """int64 (2, batch) on the CPU: per image (dy, dx) uniform in ``-max_shift..max_shift``, drawn from
-    ``generator`` (or the global RNG), so a seed gives the same shifts on every device."""
-    s = check_max_shift(max_shift)
-    return torch.randint(-s, s + 1, (2, batch), generator=generator)
-
-
 def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Shift every image by its own random (dy, dx) in ``-max_shift..max_shift``, zero-filled
-    (:func:`draw_shifts`, then :func:`shift_images`)."""
+    """Shift every image by its own random (dy, dx) in ``-max_shift..max_shift``, zero-filled.
+
+    ``images`` (B, ..., H, W) of any dtype -> same shape and dtype: ``out[b, ..., i, j] =
+    images[b, ..., i - dy_b, j - dx_b]`` where that pixel exists, else 0. The shifts are drawn on the
+    CPU from ``generator`` (or the global RNG), so a seed gives the same shifts on every device.
+    """
     check_max_shift(max_shift)
-    if max_shift == 0:
-        return images
-    return shift_images(images, draw_shifts(images.shape[0], max_shift, generator).to(images.device), max_shift)
-
-
-def shift_images(images: torch.Tensor, shifts: torch.Tensor, max_shift: int) -> torch.Tensor:
-    """``images`` (B, ..., H, W) of any dtype, ``shifts`` int64 (2, B) on their device with entries in
-    ``-max_shift..max_shift`` -> same shape and dtype: ``out[b, ..., i, j] = images[b, ..., i - dy_b,
-    j - dx_b]`` where that pixel exists, else 0."""
     if images.dim() < 3:
         raise ValueError(f"random_shift expects images (B, ..., H, W), got shape {tuple(images.shape)}")
     if max_shift == 0 or images.shape[0] == 0:
         return images
     batch, (height, width), s = images.shape[0], images.shape[-2:], max_shift
+    shifts = torch.randint(-s, s + 1, (2, batch), generator=generator).to(images.device)
     padded = torch.nn.functional.pad(images.reshape(batch, -1, height, width), (s, s, s, s))
     rows = (torch.arange(height, device=images.device) + s).unsqueeze(0) - shifts[0].unsqueeze(1)  # (B, H)
     cols = (torch.arange(width, device=images.device) + s).unsqueeze(0) - shifts[1].unsqueeze(1)  # (B, W)

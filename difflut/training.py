@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .augment import check_max_shift, draw_shifts, shift_images
+from .augment import check_max_shift, random_shift
 
 
 SCHEDULES = ("constant", "cosine")
@@ -110,25 +110,19 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
     steps = epochs * -(-len(train_images) // batch_size)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps) if schedule == "cosine"
                  else None)
-    # the whole training set on the device once: a copy from host memory per step would make the
-    # host wait for the device's previous step
-    images_dev, labels_dev = train_images.to(device), train_labels.to(device)
+    labels_dev = train_labels.to(device)
     n = len(train_images)
     history, best_acc, best_state = [], -1.0, None
     for epoch in range(1, epochs + 1):
         model.train()
         start, seen = time.perf_counter(), 0
-        correct = torch.zeros((), dtype=torch.int64, device=device)  # on the device: no sync per step
+        correct = torch.zeros((), dtype=torch.int64, device=device)  # on the device: no .item() per step
         loss_sum = torch.zeros((), dtype=torch.float64, device=device)
         bar = tqdm(total=n, desc=f"epoch {epoch}/{epochs}", unit="img", disable=not progress, leave=False)
-        perm = torch.randperm(n, generator=order)
-        if augment_shift:  # the epoch's shifts, drawn batch by batch as random_shift would, copied once
-            epoch_shifts = torch.cat([draw_shifts(len(idx), augment_shift, shifts)
-                                      for idx in perm.split(batch_size)], 1).to(device)
-        for step, idx in enumerate(perm.to(device).split(batch_size), 1):
-            images, labels = images_dev[idx], labels_dev[idx]
+        for step, idx in enumerate(torch.randperm(n, generator=order).split(batch_size), 1):
+            images, labels = train_images[idx].to(device), labels_dev[idx.to(device)]
             if augment_shift:
-                images = shift_images(images, epoch_shifts[:, seen:seen + len(idx)], augment_shift)
+                images = random_shift(images, augment_shift, shifts)
             logits = model(images)
             loss = F.cross_entropy(logits, labels) + model.get_regularization_loss()
             optimizer.zero_grad(set_to_none=True)
