@@ -6,7 +6,7 @@ process, with the kernels and with ``DIFFLUT_CUDA_KERNELS=0`` (the torch impleme
 EFD lookup); the script first checks that both give the same loss. Times are the median of
 ``--iters`` CUDA-synchronised steps after ``--warmup`` steps.
 
-    python benchmarks/bench_cuda.py --batch 32 64 256 --mapping random learnable
+    python benchmarks/bench_cuda.py --batch 32 64 256 --mapping random learnable [--widths 6000 2000]
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, nargs="+", default=[32, 64, 256])
     p.add_argument("--mapping", nargs="+", default=["random", "learnable"])
     p.add_argument("--node-type", default="dwn_stable")
+    p.add_argument("--widths", type=int, nargs="+", default=None, help="layer_widths (default: the model's)")
     p.add_argument("--iters", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
     args = p.parse_args(argv)
@@ -61,7 +62,8 @@ def main(argv=None) -> int:
             result = {}
             for mode in ("torch", "kernels"):
                 os.environ["DIFFLUT_CUDA_KERNELS"] = "0" if mode == "torch" else "1"
-                model = get_model("mnist_fc_8k_dwn", mapping=mapping, node_type=args.node_type)
+                widths = {"layer_widths": tuple(args.widths)} if args.widths else {}
+                model = get_model("mnist_fc_8k_dwn", mapping=mapping, node_type=args.node_type, **widths)
                 model.fit_encoder(images).cuda().train()
                 result[mode] = step_time(model, images.cuda(), labels, args.iters, args.warmup)
             if result["torch"][1] != result["kernels"][1]:
