@@ -140,6 +140,16 @@ def test_registries_load_their_builtins_on_first_lookup():
     assert result.returncode == 0, result.stderr
 
 
+def test_registry_with_missing_builtins_fails_every_lookup():
+    """A failed import of the built-ins is raised again on the next look-up, never an empty registry."""
+    from difflut.registry import Registry
+
+    reg = Registry("widget", "difflut.no_such_module")
+    for _ in range(2):
+        with pytest.raises(ModuleNotFoundError, match="no_such_module"):
+            reg.names()
+
+
 # -- no import cycles -------------------------------------------------------------------------------------
 def module_name(root: Path, path: Path) -> str:
     parts = list(path.relative_to(root.parent).with_suffix("").parts)
