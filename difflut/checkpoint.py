@@ -32,6 +32,8 @@ from typing import Any
 import torch
 
 from .errors import DiffLUTError
+from .plain import to_plain
+from .registry import MODELS
 
 FORMAT = "difflut-checkpoint"
 FORMAT_VERSION = 1
@@ -61,19 +63,6 @@ def state_digest(state: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def _plain(value, where: str):
-    """Check that metadata holds only plain values (what weights_only loading accepts)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, where) for v in value]
-    if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
-            raise TypeError(f"{where}: dict keys must be str")
-        return {k: _plain(v, f"{where}.{k}") for k, v in value.items()}
-    raise TypeError(f"{where} may hold only None, bool, int, float, str, list and dict, got {type(value).__name__}")
-
-
 def save_checkpoint(model, path, metadata: dict | None = None) -> None:
     """Write ``model`` (a zoo :class:`~difflut.models.BaseModel`) to ``path`` atomically."""
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -83,11 +72,11 @@ def save_checkpoint(model, path, metadata: dict | None = None) -> None:
         "library_version": _library_version(),
         "model_name": model.model_name,
         "seed": model.seed,
-        "overrides": _plain(model.plain_overrides(), "overrides"),
-        "config": _plain(model.config, "config"),
+        "overrides": model.plain_overrides(),
+        "config": to_plain(model.config, "config"),
         "state_dict": state,
         "digest": state_digest(state),
-        "metadata": _plain(dict(metadata or {}), "metadata"),
+        "metadata": to_plain(dict(metadata or {}), "metadata"),
     }
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
@@ -148,9 +137,7 @@ def read_checkpoint(path) -> dict[str, Any]:
 
 
 def _normalise(config: dict) -> dict:
-    from .models.base import _to_plain
-
-    return {k: v for k, v in _to_plain(config).items() if k not in _DEVICE_KEYS}
+    return {k: v for k, v in to_plain(config, "config").items() if k not in _DEVICE_KEYS}
 
 
 def load_into(model, path, strict_config: bool = True, _ckpt: dict | None = None) -> dict[str, Any]:
@@ -188,8 +175,6 @@ def load(path, device: str | torch.device | None = None):
 
     ``device``: where to put the model (default CPU). Returns the model in eval mode.
     """
-    from .models.zoo import MODELS
-
     ckpt = read_checkpoint(path)
     name = ckpt["model_name"]
     if name not in MODELS:

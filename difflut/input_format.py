@@ -10,14 +10,20 @@ Examples: uint8 pixels used as 0..255 -> ``InputFormat(8)``; pixels scaled to
 [0, 1] -> ``InputFormat(8, divisor=255.0)``. Encoders turn this map into their
 exact per-feature bit functions (``encoder.hardware_form(fmt)``) by running
 every code through ``to_float`` and their own ``encode``.
+
+The description (fields, code range, dict form) needs no torch, so the hardware
+core uses it without torch; ``codes``, ``to_float`` and ``address`` import torch
+when called.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 MAX_INPUT_BITS = 16
 
@@ -53,10 +59,14 @@ class InputFormat:
 
     def codes(self) -> torch.Tensor:
         """Every code in ascending numeric order, int64, shape (2**bits,)."""
+        import torch
+
         return torch.arange(self.min_code, self.max_code + 1, dtype=torch.int64)
 
     def to_float(self, codes: torch.Tensor) -> torch.Tensor:
         """The model-side value of integer ``codes`` (any shape), float32."""
+        import torch
+
         codes = torch.as_tensor(codes)
         if codes.is_floating_point() or codes.is_complex() or codes.dtype == torch.bool:
             raise TypeError(f"codes must be an integer tensor, got dtype {codes.dtype}")
@@ -70,6 +80,8 @@ class InputFormat:
 
     def address(self, codes: torch.Tensor) -> torch.Tensor:
         """The raw bit pattern of ``codes`` (two's complement when signed), int64 in [0, 2**bits)."""
+        import torch
+
         return torch.as_tensor(codes, dtype=torch.int64) & (self.num_codes - 1)
 
     def to_dict(self) -> dict:

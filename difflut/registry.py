@@ -5,24 +5,42 @@ Components register themselves at import time::
     @register_node("dwn")
     class DWNNode(BaseNode): ...
 
-and are looked up by name (``get_node("dwn")``). Tests are parametrised over
+and are looked up by name (``get_node("dwn")``). A registry imports the package of
+its built-in components (``difflut.nodes`` for nodes) on its first look-up, so
+look-ups see them however little of difflut was imported before. Tests are parametrised over
 ``list_nodes()`` / ``list_encoders()`` / ``list_layers()``, so a newly
 registered component is tested as soon as it exists.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Callable, TypeVar
 
 T = TypeVar("T", bound=type)
 
 
 class Registry:
-    """A named collection of classes of one kind (``kind`` is used in error messages)."""
+    """A named collection of classes of one kind (``kind`` is used in error messages).
 
-    def __init__(self, kind: str):
+    ``builtins``: the module whose import registers the built-in classes; imported on the
+    first look-up (``get``, ``names``, ``in``).
+    """
+
+    def __init__(self, kind: str, builtins: str | None = None):
         self.kind = kind
         self._classes: dict[str, type] = {}
+        self._builtins = builtins
+
+    def _load_builtins(self) -> None:
+        if self._builtins is None:
+            return
+        module, self._builtins = self._builtins, None  # None first: a look-up during that import must not recurse
+        try:
+            importlib.import_module(module)
+        except BaseException:
+            self._builtins = module
+            raise
 
     def register(self, name: str) -> Callable[[T], T]:
         if not isinstance(name, str) or not name:
@@ -41,6 +59,7 @@ class Registry:
         return decorator
 
     def get(self, name: str) -> type:
+        self._load_builtins()
         try:
             return self._classes[name]
         except KeyError:
@@ -49,16 +68,18 @@ class Registry:
             ) from None
 
     def names(self) -> list[str]:
+        self._load_builtins()
         return sorted(self._classes)
 
     def __contains__(self, name: str) -> bool:
+        self._load_builtins()
         return name in self._classes
 
 
-ENCODERS = Registry("encoder")
-NODES = Registry("node")
-LAYERS = Registry("layer")
-MODELS = Registry("model")
+ENCODERS = Registry("encoder", "difflut.encoders")
+NODES = Registry("node", "difflut.nodes")
+LAYERS = Registry("layer", "difflut.layers")
+MODELS = Registry("model", "difflut.models")
 
 
 def register_encoder(name: str):

@@ -117,7 +117,7 @@ def test_mismatches_are_caught_and_counted(tmp_path):
             tables = enc.tables.copy()
             numeric = np.arange(fmt.min_code, fmt.max_code + 1)
             tables[f, b, numeric & (fmt.num_codes - 1)] = numeric >= t + 40
-            from difflut.encoders.hardware_form import EncoderHardwareForm
+            from difflut.hw.encoder_form import EncoderHardwareForm
             bad = NetlistIR(ir.input_shape, EncoderHardwareForm.from_tables(fmt, "x", tables), ir.layers,
                             ir.class_wires)
             if not np.array_equal(evaluate_ir(bad, codes)[0], scores):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from difflut.encoders.hardware_form import EncoderHardwareForm
 from difflut.errors import InputError
+from difflut.hw.encoder_form import EncoderHardwareForm
 from difflut.hw.evaluate import evaluate_ir
 from difflut.hw.ir import CONST0, CONST1, LUTLayer, NetlistIR, load_ir, save_ir
 from difflut.input_format import InputFormat

@@ -197,7 +197,7 @@ def test_export_refuses_an_ir_that_disagrees_with_pytorch(trained, tmp_path, mon
     with pytest.raises(ExportError, match="disagrees"):
         export(path, "c", tmp_path / "bad", vector_codes=codes)
     # a moved encoder threshold
-    from difflut.encoders.hardware_form import EncoderHardwareForm
+    from difflut.hw.encoder_form import EncoderHardwareForm
     enc = ir.encoder
     fmt = enc.input_format
     tables = enc.tables.copy()

@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("amaranth")
 
-from difflut.encoders.hardware_form import EncoderHardwareForm  # noqa: E402
+from difflut.hw.encoder_form import EncoderHardwareForm  # noqa: E402
 from difflut.hw.evaluate import evaluate_ir  # noqa: E402
 from difflut.hw.export import ExportError  # noqa: E402
 from difflut.hw.ir import CONST0, CONST1, LUTLayer, NetlistIR  # noqa: E402

@@ -4,10 +4,10 @@ Each maps float features to bits by exact comparisons with fitted per-feature th
 see ``docs/encoders.md`` for every encoder's fit rule and bit definitions.
 """
 
+from ..hw.encoder_form import EncoderHardwareForm
 from .base import BaseEncoder
 from .binary import BinaryEncoder
 from .gray import GrayEncoder
-from .hardware_form import EncoderHardwareForm
 from .logarithmic import LogarithmicEncoder
 from .onehot import OneHotEncoder
 from .sign_magnitude import SignMagnitudeEncoder

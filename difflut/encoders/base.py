@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from ..errors import InputError, NotFittedError
+from ..hw.encoder_form import EncoderHardwareForm
 from ..input_format import InputFormat
-from .hardware_form import EncoderHardwareForm
 
 #: output elements per chunk when :meth:`BaseEncoder.hardware_form` enumerates codes
 _CHUNK_ELEMENTS = 1 << 22

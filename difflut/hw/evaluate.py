@@ -71,7 +71,7 @@ def unpack_counts(words: np.ndarray, batch: int) -> np.ndarray:
 
 def encode_packed(ir: NetlistIR, codes: np.ndarray) -> np.ndarray:
     """Checked int64 codes (B, F) -> packed encoder wires uint64 (F * n, W), from the encoder's bit tables
-    (:meth:`~difflut.encoders.hardware_form.EncoderHardwareForm.evaluate`; a threshold bit's table is
+    (:meth:`~difflut.hw.encoder_form.EncoderHardwareForm.evaluate`; a threshold bit's table is
     ``code >= threshold``, checked when the form is built)."""
     return pack_bits(ir.encoder.evaluate(codes))
 

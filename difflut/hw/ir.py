@@ -4,7 +4,7 @@ A :class:`NetlistIR` is a DAG over single-bit *wires*:
 
 * **input**: ``F = prod(input_shape)`` integer features (row-major order of the model's input),
   each an ``input_format.bits``-wide code.
-* **encoder stage** (an :class:`~difflut.encoders.EncoderHardwareForm` with F features): wire
+* **encoder stage** (an :class:`~difflut.hw.encoder_form.EncoderHardwareForm` with F features): wire
   ``f * n + j`` (``n`` bits per feature) is bit j of feature f, either ``code >= threshold`` or a
   table over the code's bit pattern.
 * **LUT layers**, in order: layer i owns the wires ``[base_i, base_i + N_i)`` with
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..encoders.hardware_form import EncoderHardwareForm
+from .encoder_form import EncoderHardwareForm
 
 IR_VERSION = 1
 IR_FORMAT = "difflut-netlist-ir"

@@ -32,7 +32,6 @@ import numpy as np
 from torch import nn
 
 from ..encoders.base import BaseEncoder
-from ..encoders.hardware_form import EncoderHardwareForm
 from ..errors import DiffLUTError
 from ..input_format import InputFormat
 from ..layers import GroupSum
@@ -43,6 +42,7 @@ from ..models.base import BaseModel
 from ..models.cifar10 import CIFAR10Conv, OrPool2d
 from ..models.mnist import MNISTFullyConnected
 from ..nodes.base import BaseNode
+from .encoder_form import EncoderHardwareForm
 from .ir import CONST0, CONST1, MAX_IR_K, LUTLayer, NetlistIR
 
 __all__ = [

@@ -31,6 +31,7 @@ from .. import kernels
 from ..errors import InputError, NotFittedError
 from ..input_format import InputFormat
 from ..layers import GroupSum
+from ..plain import to_plain
 
 GRAD_STABILIZATION_MODES = ("none", "layerwise", "batchwise", "layerwise_mean")
 REGULARIZATION_KINDS = ("none", "l1", "l2", "spectral")
@@ -155,15 +156,6 @@ COMMON_OVERRIDES = (
     "node_input_dim", "encoder_bits", "flip_probability", "grad_stabilization", "residual_init",
     "use_cuda", "hidden_size", "layer_widths", "tau", "regularization", "reg_weight", "node_kwargs",
 )
-
-
-def _to_plain(v):
-    """Tuples -> lists, recursively (checkpoints hold plain containers)."""
-    if isinstance(v, (list, tuple)):
-        return [_to_plain(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _to_plain(x) for k, x in v.items()}
-    return v
 
 
 class BaseModel(nn.Module, ABC):
@@ -455,4 +447,4 @@ class BaseModel(nn.Module, ABC):
 
     def plain_overrides(self) -> dict:
         """The overrides as plain containers (what a checkpoint stores)."""
-        return _to_plain(self.overrides)
+        return to_plain(self.overrides, "overrides")

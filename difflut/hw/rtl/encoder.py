@@ -6,7 +6,7 @@ from amaranth.hdl import C, Cat, Const, Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ...encoders.hardware_form import EncoderHardwareForm
+from ..encoder_form import EncoderHardwareForm
 from .tables import table_to_int
 
 

@@ -1,4 +1,4 @@
-"""EncoderHardwareForm: an encoder's exact bits as functions of integer input codes."""
+"""EncoderHardwareForm: an encoder's exact bits as functions of integer input codes (numpy, no torch)."""
 
 from __future__ import annotations
 
