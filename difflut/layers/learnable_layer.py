@@ -35,11 +35,25 @@ class HardSelect(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             grad_x = grad @ torch.softmax(logits / ctx.tau, dim=-1).to(grad.dtype)
         if ctx.needs_input_grad[1]:
-            if grad.is_cuda and grad.dtype == torch.float32 and x.dtype == torch.float32:
+            if grad.is_cuda and grad.dtype == torch.float32 and x.dtype == torch.float32 and _mm_out_dtype_works():
                 grad_logits = split_bf16_tn(grad, x).to(logits.dtype)
             else:
                 grad_logits = (grad.T @ x.to(grad.dtype)).to(logits.dtype)
         return grad_x, grad_logits, None
+
+
+_MM_OUT_DTYPE: list[bool] = []
+
+
+def _mm_out_dtype_works() -> bool:
+    """Whether this torch has ``torch.mm(..., out_dtype=torch.float32)`` for bfloat16 CUDA operands (probed once)."""
+    if not _MM_OUT_DTYPE:
+        try:
+            one = torch.ones(1, 1, dtype=torch.bfloat16, device="cuda")
+            _MM_OUT_DTYPE.append(torch.mm(one, one, out_dtype=torch.float32).dtype == torch.float32)
+        except (TypeError, RuntimeError):
+            _MM_OUT_DTYPE.append(False)
+    return _MM_OUT_DTYPE[0]
 
 
 def _bf16_parts(t: torch.Tensor, parts: int) -> list[torch.Tensor]:
