@@ -89,9 +89,21 @@ def cmd_list_models(args) -> int:
 
 # -- train ---------------------------------------------------------------------------------------
 def cmd_train(args) -> int:
+    import os
+
+    from . import distributed
     from .models import get_model
     from .training import evaluate, kept_record, train
 
+    if args.gpus > 1 and not distributed.active():  # one process per GPU, each running this command
+        if not torch.cuda.is_available() or torch.cuda.device_count() < args.gpus:
+            raise SystemExit(f"difflut: --gpus {args.gpus} requested but {torch.cuda.device_count()} CUDA GPU(s) "
+                             f"are visible")
+        args.device = "cuda"
+        distributed.spawn(cmd_train, (args,), args.gpus, use_cuda=True)
+        return 0
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun
+        distributed.init_from_env(use_cuda=args.device is not None and args.device.startswith("cuda"))
     overrides = dict(args.set or [])
     device = _device(args.device)
     model = get_model(args.model, seed=args.seed, **overrides)
@@ -353,6 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--test-limit", type=int, default=None, help="use the first N test images")
     s.add_argument("--data-dir", default=None)
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--gpus", type=int, default=1, metavar="N",
+                   help="data-parallel training on N GPUs of this machine (DistributedDataParallel, one process "
+                        "each; --batch-size is per GPU); or launch with torchrun")
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("eval", help="accuracy of a checkpoint on its dataset's test split")

@@ -6,6 +6,11 @@ shuffled mini-batches, evaluates the (eval-mode, i.e. hardware) accuracy on the
 validation set, and keeps the best epoch (its weights are restored into the model
 at the end and, with ``out``, saved as a checkpoint each time the best improves) or,
 with ``keep="last"``, the final one.
+
+On a CUDA device the step runs on device-resident encoded bits with a fused Adam, captured in a
+CUDA graph (:mod:`difflut.train_step`). Inside a process group (:mod:`difflut.distributed`: ``difflut
+train --gpus N`` or ``torchrun``) the model is wrapped in ``DistributedDataParallel``, each rank
+trains on its shard of every epoch's permutation, and rank 0 writes checkpoints and logs.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import distributed
 from .augment import check_max_shift, random_shift
+from .train_step import BitsForward, TrainStep, encode_on_device
 
 
 SCHEDULES = ("constant", "cosine")
@@ -106,47 +113,87 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
     torch.manual_seed(seed)
     order = torch.Generator().manual_seed(seed)
     shifts = torch.Generator().manual_seed(seed + 1)
-    optimizer = torch.optim.Adam(model.parameters(), lr=model.default_lr if lr is None else lr)
-    steps = epochs * -(-len(train_images) // batch_size)
+    lr = model.default_lr if lr is None else lr
+    # The GPU path (and any multi-process run): encoded bits on the device, a fused Adam, a CUDA-graphed
+    # step (one process). The single-process CPU path is the plain loop below.
+    fast = device.type == "cuda" or distributed.active()
+    if device.type == "cuda":
+        optimizer = torch.optim.Adam(model.parameters(), fused=True, capturable=True,
+                                     lr=torch.tensor(lr, device=device) if schedule != "constant" else lr)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    n = len(train_images)
+    per_rank = len(distributed.shard(torch.arange(n)))
+    steps = epochs * -(-per_rank // batch_size)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps) if schedule == "cosine"
                  else None)
     labels_dev = train_labels.to(device)
-    n = len(train_images)
+    if fast:
+        threads = torch.get_num_threads()
+        if device.type == "cuda":
+            torch.set_num_threads(1)  # the host only launches work: one core (plus the Python thread)
+        net = BitsForward(model)
+        if distributed.active():
+            net = torch.nn.parallel.DistributedDataParallel(
+                net, device_ids=[device.index] if device.type == "cuda" else None)
+        runner = TrainStep(net, optimizer, device, graphed=device.type == "cuda" and not distributed.active())
+        bits_all = None if augment_shift else encode_on_device(model, train_images)
+        images_dev = train_images.to(device) if augment_shift else None
+    main = distributed.is_main()
+    progress = progress and main
     history, best_acc, best_state = [], -1.0, None
     for epoch in range(1, epochs + 1):
         model.train()
         start, seen = time.perf_counter(), 0
-        correct = torch.zeros((), dtype=torch.int64, device=device)  # on the device: no .item() per step
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        bar = tqdm(total=n, desc=f"epoch {epoch}/{epochs}", unit="img", disable=not progress, leave=False)
-        for step, idx in enumerate(torch.randperm(n, generator=order).split(batch_size), 1):
-            images, labels = train_images[idx].to(device), labels_dev[idx.to(device)]
-            if augment_shift:
-                images = random_shift(images, augment_shift, shifts)
-            logits = model(images)
-            loss = F.cross_entropy(logits, labels) + model.get_regularization_loss()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        if fast:
+            runner.reset_sums()
+            correct, loss_sum = runner.correct, runner.loss_sum
+        else:
+            correct = torch.zeros((), dtype=torch.int64, device=device)  # on the device: no .item() per step
+            loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        bar = tqdm(total=per_rank, desc=f"epoch {epoch}/{epochs}", unit="img", disable=not progress, leave=False)
+        epoch_order = distributed.shard(torch.randperm(n, generator=order))
+        for step, idx in enumerate((epoch_order.to(device) if fast else epoch_order).split(batch_size), 1):
+            if fast:
+                labels = labels_dev[idx]
+                if bits_all is not None:
+                    bits = bits_all[idx]
+                else:
+                    bits = model.encode(random_shift(images_dev[idx], augment_shift, shifts))
+                runner(bits, labels)
+            else:
+                images, labels = train_images[idx].to(device), labels_dev[idx.to(device)]
+                if augment_shift:
+                    images = random_shift(images, augment_shift, shifts)
+                logits = model(images)
+                loss = F.cross_entropy(logits, labels) + model.get_regularization_loss()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                correct += (logits.detach().argmax(1) == labels).sum()
+                loss_sum += loss.detach().double() * len(idx)
             if scheduler is not None:
                 scheduler.step()
 
             seen += len(idx)
-            correct += (logits.detach().argmax(1) == labels).sum()
-            loss_sum += loss.detach().double() * len(idx)
-            if progress and (step % _PROGRESS_EVERY == 0 or seen == n):
+            if progress and (step % _PROGRESS_EVERY == 0 or seen == per_rank):
                 rate = seen / max(time.perf_counter() - start, 1e-9)
                 bar.update(seen - bar.n)
                 bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct.item() / seen:.3f}",
                                 **{"samples/s": f"{rate:.0f}"})
         bar.close()
-        epoch_loss, epoch_correct = loss_sum.item(), correct.item()  # waits for the device's last step
+        if distributed.active():  # the epoch's sums over every rank
+            sums = distributed.all_sum(torch.stack([loss_sum, correct.double(),
+                                                    torch.tensor(seen, dtype=torch.float64, device=device)]))
+            epoch_loss, epoch_correct, seen = sums[0].item(), int(sums[1].item()), int(sums[2].item())
+        else:
+            epoch_loss, epoch_correct = loss_sum.item(), correct.item()  # waits for the device's last step
         seconds = time.perf_counter() - start
         val_acc = evaluate(model, val_images, val_labels)
-        record = {"epoch": epoch, "loss": epoch_loss / n, "train_accuracy": epoch_correct / n,
-                  "val_accuracy": val_acc, "seconds": seconds, "samples_per_s": n / seconds}
+        record = {"epoch": epoch, "loss": epoch_loss / seen, "train_accuracy": epoch_correct / seen,
+                  "val_accuracy": val_acc, "seconds": seconds, "samples_per_s": seen / seconds}
         history.append(record)
-        if on_epoch is not None:
+        if on_epoch is not None and main:
             on_epoch(record)
         if progress:
             tqdm.write(f"epoch {epoch}/{epochs}: loss {record['loss']:.4f}  train acc {record['train_accuracy']:.4f}"
@@ -154,9 +201,11 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
         if keep == "last" or val_acc > best_acc:
             if keep == "best":
                 best_acc, best_state = val_acc, copy.deepcopy(model.state_dict())
-            if out is not None:
+            if out is not None and main:
                 model.save_checkpoint(out, metadata=dict(metadata or {}, epoch=epoch, val_accuracy=val_acc,
                                                          history=history))
+    if fast:
+        torch.set_num_threads(threads)
     if keep == "best":
         model.load_state_dict(best_state)
     model.eval()

@@ -128,3 +128,91 @@ def test_a_training_step_on_the_gpu_is_the_same_with_and_without_kernels(monkeyp
 def test_use_cuda_builds_on_the_gpu_with_kernels():
     model = get_model("mnist_fc_8k_dwn", layer_widths=(60, 20), use_cuda=True)
     assert model.device.type == "cuda" and kernels.efd_extension() is not None
+
+
+# -- the GPU training step (difflut.train_step) and the learnable mapping's backward ------------------------
+def _rel(a, b):
+    return ((a.double() - b.double()).norm() / b.double().norm()).item()
+
+
+@cuda
+@pytest.mark.parametrize("binary", [True, False])
+def test_split_bf16_product_has_float32_accuracy(binary):
+    from difflut.layers.learnable_layer import split_bf16_tn
+
+    gen = torch.Generator().manual_seed(int(binary))
+    a = torch.randn(300, 70, generator=gen) * 1e-3
+    b = (torch.rand(300, 50, generator=gen) < 0.5).float() if binary else torch.rand(300, 50, generator=gen)
+    ref = a.double().T @ b.double()
+    out = split_bf16_tn(a.cuda(), b.cuda()).cpu()
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
+    assert _rel(out, ref) < 5e-6
+    # negative: one bfloat16 product (no split) is far off the 2e-6 bound
+    plain = torch.mm(a.cuda().bfloat16().T, b.cuda().bfloat16(), out_dtype=torch.float32).cpu()
+    assert _rel(plain, ref) > 5e-5
+
+
+def _issue_model():
+    return get_model("mnist_fc_8k_dwn", layer_widths=(200, 100), node_type="dwn")
+
+
+@cuda
+def test_graphed_step_matches_the_eager_step_and_eval_stays_bit_exact():
+    from difflut.train_step import BitsForward, TrainStep
+
+    gen = torch.Generator().manual_seed(3)
+    images = torch.randint(0, 256, (64, 28, 28), dtype=torch.uint8, generator=gen)
+    labels = torch.randint(0, 10, (64,), generator=gen).cuda()
+    models = []
+    for graphed in (False, True):
+        model = _issue_model().fit_encoder(images).cuda().train()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2, fused=True, capturable=True)
+        runner = TrainStep(BitsForward(model), opt, torch.device("cuda"), graphed=graphed)
+        bits = model.encode(images.cuda()).to(torch.uint8)
+        for i in range(4):
+            runner(bits[16 * i:16 * i + 16], labels[16 * i:16 * i + 16])
+        runner(bits[:10], labels[:10])  # another batch size: eager even when graphed
+        models.append((model, runner))
+    (eager, r0), (graphed, r1) = models
+    assert r0.correct.item() == r1.correct.item()
+    assert abs(r0.loss_sum.item() - r1.loss_sum.item()) < 1e-4 * abs(r0.loss_sum.item())
+    for (name, p0), p1 in zip(eager.named_parameters(), graphed.parameters()):
+        assert _rel(p1, p0) < 1e-5, name
+    # eval: the GPU's class scores equal the CPU's, bit for bit
+    scores_gpu = graphed.eval().class_scores(images.cuda()).cpu()
+    assert torch.equal(scores_gpu, graphed.cpu().class_scores(images))
+    assert not torch.equal(scores_gpu, _issue_model().fit_encoder(images).class_scores(images))
+
+
+@cuda
+def test_learnable_mapping_gradient_of_the_split_product_matches_the_float32_torch_path(monkeypatch):
+    import difflut.layers.learnable_layer as learnable
+
+    model = _issue_model()
+    gen = torch.Generator().manual_seed(5)
+    images = torch.randint(0, 256, (32, 28, 28), dtype=torch.uint8, generator=gen)
+    labels = torch.randint(0, 10, (32,), generator=gen).cuda()
+    model.fit_encoder(images).cuda().train()
+    grads = []
+    for split in (True, False):  # False: the float32 product grad.T @ x
+        monkeypatch.setattr(learnable, "_MM_OUT_DTYPE", [split])
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(model(images.cuda()), labels).backward()
+        grads.append(model.layers[0].logits.grad.clone())
+    assert grads[1].abs().sum() > 0
+    assert _rel(grads[0], grads[1]) < 1e-5
+
+
+@cuda
+def test_train_on_the_gpu_keeps_the_result_format():
+    from difflut.training import train
+
+    gen = torch.Generator().manual_seed(7)
+    images = torch.randint(0, 256, (200, 28, 28), dtype=torch.uint8, generator=gen)
+    labels = torch.randint(0, 10, (200,), generator=gen)
+    for shift, schedule in ((0, "cosine"), (1, "constant")):
+        model = _issue_model()
+        history = train(model, images, labels, epochs=2, batch_size=64, device="cuda", progress=False,
+                        augment_shift=shift, schedule=schedule)
+        assert [r["epoch"] for r in history] == [1, 2]
+        assert all(0 <= r["train_accuracy"] <= 1 and r["loss"] > 0 for r in history)

@@ -35,8 +35,51 @@ class HardSelect(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             grad_x = grad @ torch.softmax(logits / ctx.tau, dim=-1).to(grad.dtype)
         if ctx.needs_input_grad[1]:
-            grad_logits = (grad.T @ x.to(grad.dtype)).to(logits.dtype)
+            if grad.is_cuda and grad.dtype == torch.float32 and x.dtype == torch.float32 and _mm_out_dtype_works():
+                grad_logits = split_bf16_tn(grad, x).to(logits.dtype)
+            else:
+                grad_logits = (grad.T @ x.to(grad.dtype)).to(logits.dtype)
         return grad_x, grad_logits, None
+
+
+_MM_OUT_DTYPE: list[bool] = []
+
+
+def _mm_out_dtype_works() -> bool:
+    """Whether this torch has ``torch.mm(..., out_dtype=torch.float32)`` for bfloat16 CUDA operands (probed once)."""
+    if not _MM_OUT_DTYPE:
+        try:
+            one = torch.ones(1, 1, dtype=torch.bfloat16, device="cuda")
+            _MM_OUT_DTYPE.append(torch.mm(one, one, out_dtype=torch.float32).dtype == torch.float32)
+        except (TypeError, RuntimeError):
+            _MM_OUT_DTYPE.append(False)
+    return _MM_OUT_DTYPE[0]
+
+
+def _bf16_parts(t: torch.Tensor, parts: int) -> list[torch.Tensor]:
+    """``t`` (float32) as ``parts`` bfloat16 tensors whose float32 sum is ``t`` up to ~2**(-8 * parts) relative."""
+    out, rest = [], t
+    for _ in range(parts):
+        part = rest.to(torch.bfloat16)
+        out.append(part)
+        rest = rest - part.float()
+    return out
+
+
+def split_bf16_tn(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a.T @ b`` for float32 CUDA ``a`` (K, M), ``b`` (K, N) -> float32 (M, N), on bfloat16 tensor cores.
+
+    ``a`` is split into three bfloat16 parts and ``b`` into two (exact for ``b`` in {0, 1}, as the
+    learnable mapping's bits), every product is exact and accumulated in float32: the result equals the
+    float32 product up to float32 rounding (relative error ~1e-6 of ``|a|.T @ |b|``), at the tensor
+    cores' rate instead of float32's (docs/cuda.md).
+    """
+    a_parts = torch.cat(_bf16_parts(a, 3), dim=1)  # (K, 3M)
+    b_hi, b_lo = _bf16_parts(b, 2)
+    m, n = a.shape[1], b.shape[1]
+    hi = torch.mm(a_parts.T, b_hi, out_dtype=torch.float32).view(3, m, n).sum(0)
+    lo = torch.mm(a_parts[:, :2 * m].T, b_lo, out_dtype=torch.float32).view(2, m, n).sum(0)
+    return hi + lo
 
 
 @register_layer("learnable")

@@ -59,10 +59,10 @@ class DWNNode(BaseNode):
 
     @torch.no_grad()
     def _clamp_table_(self) -> None:
-        # Only touch the parameter when needed: an unconditional in-place write would bump its
-        # version and break the backward of an earlier forward that saved it (e.g. two calls per step).
-        if bool((self.table.abs() > 1.0).any()):
-            self.table.clamp_(-1.0, 1.0)
+        # Through .data: no version bump (a backward of an earlier forward that saved the table, e.g. two
+        # calls per step, still runs; it sees the same values, as that forward clamped already) and no
+        # host synchronisation (the step can be captured in a CUDA graph).
+        self.table.data.clamp_(-1.0, 1.0)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, efd={self.efd!r}, clamp={self.clamp}"

@@ -50,6 +50,12 @@ def _pair_matrix_cpu(k: int, weighting: str) -> torch.Tensor:
     return weights[subset_order(k - 1)[u.unsqueeze(1) ^ u.unsqueeze(0)]]
 
 
+@functools.lru_cache(maxsize=None)
+def _pair_matrix(k: int, weighting: str, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """:func:`_pair_matrix_cpu` on ``device``, copied there once (no host copy inside a CUDA-graph capture)."""
+    return _pair_matrix_cpu(k, weighting).to(device=device, dtype=dtype)
+
+
 def efd_input_factors(table: torch.Tensor, weighting: str = "paper") -> torch.Tensor:
     """EFD derivative of every entry w.r.t. every input: (num_nodes, 2**k) -> (num_nodes, 2**k, k).
 
@@ -58,7 +64,7 @@ def efd_input_factors(table: torch.Tensor, weighting: str = "paper") -> torch.Te
     """
     num_nodes, size = table.shape
     k = size.bit_length() - 1
-    pairs = _pair_matrix_cpu(k, weighting).to(device=table.device, dtype=table.dtype)
+    pairs = _pair_matrix(k, weighting, table.device, table.dtype)
     # diffs[:, j, c'] = T[c with bit j set] - T[c with bit j clear]; c' is c without bit j
     diffs = []
     for j in range(k):

@@ -1,0 +1,106 @@
+"""The GPU training step: encoded bits on the device, a fused Adam, and (optionally) a CUDA graph.
+
+A step is ``loss = cross_entropy(model.head(model._forward_impl(bits)), labels) + model's
+regularisation``, backward and an Adam step: the same function as :func:`difflut.training.train`'s
+CPU step, which encodes the images inside ``model(images)``. The encoder has no parameters, so the
+encoded training set (0/1, stored as uint8 on the device) can be computed once per run.
+
+With ``graphed=True`` the whole step (forward, loss, backward, optimizer, the epoch's running sums) is
+captured once into a :class:`torch.cuda.CUDAGraph` for a fixed batch size and replayed: one launch per
+step and no host synchronisation. Batches of another size (an epoch's last) run the same ops eagerly.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class BitsForward(nn.Module):
+    """``model``'s forward after its (parameter-free) encoder: bits (B, F) -> (logits (B, C), regularisation ())."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, bits: torch.Tensor):
+        model = self.model
+        return model.head(model._forward_impl(bits)), model.get_regularization_loss()
+
+
+@torch.no_grad()
+def encode_on_device(model, images: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
+    """The encoder's bits of integer ``images`` (N, *input_shape), as uint8 (N, F) on the model's device."""
+    device = model.device
+    chunks = [model.encode(images[i:i + batch_size].to(device)).to(torch.uint8)
+              for i in range(0, len(images), batch_size)]
+    return torch.cat(chunks)
+
+
+class TrainStep:
+    """One training step on device-resident bits; ``__call__(bits, labels)`` updates the parameters.
+
+    Args:
+        net: a :class:`BitsForward` (or a ``DistributedDataParallel`` around one).
+        optimizer: the optimizer (for ``graphed``: built with ``capturable=True`` or ``fused=True``).
+        graphed: capture the step of the first full batch into a CUDA graph and replay it.
+    Running sums over the steps since :meth:`reset_sums`: ``loss_sum`` (float64, loss times batch) and
+    ``correct`` (int64, training-mode argmax hits), both on the device.
+    """
+
+    def __init__(self, net, optimizer, device, graphed: bool = False):
+        self.net, self.optimizer, self.graphed = net, optimizer, graphed
+        self.loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        self.correct = torch.zeros((), dtype=torch.int64, device=device)
+        self._graph = None
+
+    def reset_sums(self) -> None:
+        self.loss_sum.zero_()
+        self.correct.zero_()
+
+    def _eager(self, bits: torch.Tensor, labels: torch.Tensor) -> None:
+        logits, reg = self.net(bits.float())
+        loss = F.cross_entropy(logits, labels) + reg
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.correct += (logits.detach().argmax(1) == labels).sum()
+        self.loss_sum += loss.detach().double() * len(labels)
+
+    def __call__(self, bits: torch.Tensor, labels: torch.Tensor) -> None:
+        if not self.graphed:
+            return self._eager(bits, labels)
+        if self._graph is None:
+            self._capture(bits, labels)
+        if bits.shape != self._bits.shape:
+            return self._eager(bits, labels)
+        self._bits.copy_(bits)
+        self._labels.copy_(labels)
+        self._graph.replay()
+
+    def _capture(self, bits: torch.Tensor, labels: torch.Tensor) -> None:
+        """Warm up (two steps on a side stream, then parameters, optimizer state and sums restored), capture."""
+        self._bits, self._labels = bits.clone(), labels.clone()
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        saved = [p.detach().clone() for p in params]
+        sums = (self.loss_sum.clone(), self.correct.clone())
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(2):
+                self._eager(self._bits, self._labels)
+        torch.cuda.current_stream().wait_stream(stream)
+        with torch.no_grad():
+            for p, s in zip(params, saved):
+                p.copy_(s)
+            for state in self.optimizer.state.values():  # as freshly initialised: step 0, zero moments
+                for value in state.values():
+                    if isinstance(value, torch.Tensor):
+                        value.zero_()
+            self.loss_sum.copy_(sums[0])
+            self.correct.copy_(sums[1])
+        self.optimizer.zero_grad(set_to_none=True)
+        self._graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self._graph):
+            self._eager(self._bits, self._labels)
