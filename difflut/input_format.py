@@ -6,6 +6,10 @@ computed in float32 exactly as :meth:`InputFormat.to_float` does::
 
     x = float32(code) / float32(divisor) + float32(offset)
 
+The values are computed once per format on the CPU (IEEE division) and looked up per code on
+every device: CUDA's ``tensor / scalar`` multiplies by the rounded reciprocal instead, which
+differs in the last bit for some codes and would move a thermometer bit on the GPU.
+
 Examples: uint8 pixels used as 0..255 -> ``InputFormat(8)``; pixels scaled to
 [0, 1] -> ``InputFormat(8, divisor=255.0)``. Encoders turn this map into their
 exact per-feature bit functions (``encoder.hardware_form(fmt)``) by running
@@ -26,6 +30,9 @@ if TYPE_CHECKING:
     import torch
 
 MAX_INPUT_BITS = 16
+
+#: (format, device) -> float32 value of every code (see :meth:`InputFormat.values`)
+_VALUES: dict = {}
 
 
 @dataclass(frozen=True)
@@ -75,8 +82,20 @@ class InputFormat:
                 f"codes out of range for a {self.bits}-bit {'signed' if self.signed else 'unsigned'} input: "
                 f"allowed {self.min_code}..{self.max_code}, got {int(codes.min())}..{int(codes.max())}"
             )
-        x = codes.to(torch.float32) / torch.tensor(self.divisor, dtype=torch.float32)
-        return x + torch.tensor(self.offset, dtype=torch.float32)
+        return self.values(codes.device)[codes.to(torch.int64) - self.min_code]
+
+    def values(self, device=None) -> torch.Tensor:
+        """float32 (2**bits,): the value of every code in ascending order, computed on the CPU
+        (``float32(code) / float32(divisor) + float32(offset)``), then copied to ``device``."""
+        import torch
+
+        device = torch.device(device or "cpu")
+        key = (self, str(device))
+        if key not in _VALUES:
+            x = self.codes().to(torch.float32) / torch.tensor(self.divisor, dtype=torch.float32)
+            x = x + torch.tensor(self.offset, dtype=torch.float32)
+            _VALUES[key] = x.to(device)
+        return _VALUES[key]
 
     def address(self, codes: torch.Tensor) -> torch.Tensor:
         """The raw bit pattern of ``codes`` (two's complement when signed), int64 in [0, 2**bits)."""

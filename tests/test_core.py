@@ -94,3 +94,18 @@ def test_walsh_round_trip_and_orders():
     assert torch.allclose(cg, torch.eye(16, dtype=torch.float64)[2])
     with pytest.raises(ValueError, match="power of two"):
         walsh_coefficients(torch.zeros(3, 6))
+
+
+def test_to_float_is_the_same_table_on_every_device():
+    """to_float looks every code up in one CPU-computed table (IEEE division), so a GPU gives the
+    same floats; CUDA's own tensor / scalar multiplies by the reciprocal, which differs for many
+    codes (here reproduced on the CPU) and would move thermometer bits between devices."""
+    fmt = InputFormat(8, divisor=255.0)
+    codes = fmt.codes()
+    exact = codes.to(torch.float32) / torch.tensor(255.0)
+    assert torch.equal(fmt.to_float(codes.reshape(16, 16)), exact.reshape(16, 16))
+    assert torch.equal(fmt.values(), exact)
+    reciprocal = codes.to(torch.float32) * (1.0 / torch.tensor(255.0))
+    assert (reciprocal != exact).sum() > 50  # the reason for the table
+    if torch.cuda.is_available():
+        assert torch.equal(fmt.to_float(codes.cuda()).cpu(), exact)
