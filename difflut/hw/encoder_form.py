@@ -8,9 +8,8 @@ import numpy as np
 
 from ..errors import InputError, IRError
 from ..input_format import MAX_INPUT_BITS, InputFormat
-from .schema import check, json_path, shown
+from .schema import HEX_STRING, check, json_path, shown
 
-_HEX = {"title": "a lowercase hex string", "type": "string", "pattern": "^[0-9a-f]+$"}
 
 #: JSON Schema of :meth:`EncoderHardwareForm.to_dict` (dimensions, ranges and canonical form are
 #: checked by ``from_dict`` after it)
@@ -48,7 +47,7 @@ ENCODER_SCHEMA = {
             "type": "array",
             "items": {"title": "a list of tables (one per bit)", "type": "array",
                       "items": {"title": "a lowercase hex string or null",
-                                "anyOf": [_HEX, {"type": "null"}]}},
+                                "anyOf": [HEX_STRING, {"type": "null"}]}},
         },
     },
 }

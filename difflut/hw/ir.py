@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import IRError
 from .encoder_form import ENCODER_SCHEMA, EncoderHardwareForm
-from .schema import check, json_path, shown
+from .schema import HEX_STRING, check, json_path, shown
 
 IR_VERSION = 1
 IR_FORMAT = "difflut-netlist-ir"
@@ -42,7 +42,6 @@ MAX_IR_K = 16
 
 _WIRE = {"title": f"an integer wire id (>= {CONST1})", "type": "integer", "minimum": CONST1,
          "maximum": np.iinfo(np.int64).max}
-_HEX = {"title": "a lowercase hex string", "type": "string", "pattern": "^[0-9a-f]+$"}
 
 #: JSON Schema of one entry of ``layers`` (row lengths, table widths and wiring order are checked
 #: by ``from_dict`` after it)
@@ -56,7 +55,7 @@ LAYER_SCHEMA = {
         "k": {"title": f"an integer in 1..{MAX_IR_K}", "type": "integer", "minimum": 1, "maximum": MAX_IR_K},
         "inputs": {"title": "a non-empty list of rows of wire ids", "type": "array", "minItems": 1,
                    "items": {"title": "a list of wire ids", "type": "array", "items": _WIRE}},
-        "tables": {"title": "a list of hex tables", "type": "array", "items": _HEX},
+        "tables": {"title": "a list of hex tables", "type": "array", "items": HEX_STRING},
     },
 }
 

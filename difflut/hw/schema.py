@@ -30,6 +30,10 @@ def _is_number(value) -> bool:
     return type(value) in (int, float)
 
 
+#: a non-empty lowercase hex string (``(?![\s\S])`` is the end of the text, where ``$`` would
+#: also match before a final newline)
+HEX_STRING = {"title": "a lowercase hex string", "type": "string", "pattern": "^[0-9a-f]+(?![\\s\\S])"}
+
 _SCALAR_TYPES = {"integer": _is_int, "number": _is_number, "string": lambda v: type(v) is str,
                  "boolean": lambda v: type(v) is bool, "null": lambda v: v is None}
 _SIMPLE_KEYWORDS = {"title", "type", "minimum", "maximum", "pattern", "anyOf", "items", "minItems", "maxItems"}
