@@ -119,21 +119,43 @@ def read_checkpoint(path) -> dict[str, Any]:
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{str(path)!r} is a torch file but not a DiffLUT checkpoint "
                               f"(no format={FORMAT!r} entry)")
-    if ckpt.get("format_version") != FORMAT_VERSION:
+    if type(ckpt.get("format_version")) is not int or ckpt["format_version"] != FORMAT_VERSION:
         raise CheckpointError(f"{str(path)!r} has checkpoint format version {ckpt.get('format_version')!r}; "
                               f"this DiffLUT ({_library_version()}) reads version {FORMAT_VERSION}")
-    missing = _KEYS - set(ckpt)
-    if missing:
-        raise CheckpointError(f"{str(path)!r} is missing checkpoint entries: {', '.join(sorted(missing))}")
-    state = ckpt["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{str(path)!r}: state_dict is not a dict of tensors")
-    if not isinstance(ckpt["overrides"], dict) or not isinstance(ckpt["model_name"], str):
-        raise CheckpointError(f"{str(path)!r}: malformed model_name or overrides")
-    if state_digest(state) != ckpt["digest"]:
+    _check_entries(ckpt, str(path))
+    try:
+        digest = state_digest(ckpt["state_dict"])
+    except (RuntimeError, TypeError, ValueError) as e:  # a tensor whose bytes cannot be read (sparse, ...)
+        raise CheckpointError(f"{str(path)!r}: state_dict holds a tensor that cannot be read: {e}") from None
+    if digest != ckpt["digest"]:
         raise CheckpointError(f"{str(path)!r} is corrupt: the weights do not match the stored SHA-256 digest")
     ckpt["file_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     return ckpt
+
+
+def _check_entries(ckpt: dict, where: str) -> None:
+    """Raise :class:`CheckpointError` naming the first entry of ``ckpt`` with a wrong key set or type."""
+    missing, extra = _KEYS - set(ckpt), set(ckpt) - _KEYS
+    if missing:
+        raise CheckpointError(f"{where!r} is missing checkpoint entries: {', '.join(sorted(missing))}")
+    if extra:
+        raise CheckpointError(f"{where!r} has unknown checkpoint entries: {', '.join(sorted(map(repr, extra)))}")
+    expected = {"library_version": (str, "a string"), "model_name": (str, "a string"),
+                "seed": (int, "an integer"), "overrides": (dict, "a dict"), "config": (dict, "a dict"),
+                "state_dict": (dict, "a dict of tensors"), "digest": (str, "a string"),
+                "metadata": (dict, "a dict")}
+    for key, (kind, what) in expected.items():
+        if not isinstance(ckpt[key], kind) or isinstance(ckpt[key], bool):
+            raise CheckpointError(f"{where!r}: entry {key!r} must be {what}, got {type(ckpt[key]).__name__}")
+    for key in ("overrides", "config", "metadata"):
+        try:
+            to_plain(ckpt[key], key)
+        except TypeError as e:
+            raise CheckpointError(f"{where!r}: entry {e}") from None
+    for name, tensor in ckpt["state_dict"].items():
+        if not isinstance(name, str) or not isinstance(tensor, torch.Tensor):
+            raise CheckpointError(f"{where!r}: state_dict must map names (str) to tensors, got "
+                                  f"{type(name).__name__} -> {type(tensor).__name__}")
 
 
 def _normalise(config: dict) -> dict:
@@ -154,6 +176,10 @@ def load_into(model, path, strict_config: bool = True, _ckpt: dict | None = None
         )
     if strict_config:
         saved, ours = _normalise(ckpt["config"]), _normalise(model.config)
+        unknown = sorted(set(saved) - set(ours))
+        if unknown:
+            raise CheckpointError(f"{str(path)!r}: config has keys that {model.model_name!r} does not have: "
+                                  f"{', '.join(map(repr, unknown))}")
         diff = sorted(k for k in set(saved) | set(ours) if saved.get(k) != ours.get(k))
         if diff:
             detail = ", ".join(f"{k}: saved {saved.get(k)!r}, model {ours.get(k)!r}" for k in diff)
@@ -161,6 +187,11 @@ def load_into(model, path, strict_config: bool = True, _ckpt: dict | None = None
                 f"{str(path)!r} was saved with another configuration of {model.model_name!r} ({detail}); "
                 f"build the model with the same overrides or use difflut.load({str(path)!r})"
             )
+    model_state = model.state_dict()
+    for name, tensor in ckpt["state_dict"].items():
+        if name in model_state and tensor.dtype != model_state[name].dtype:
+            raise CheckpointError(f"{str(path)!r} does not fit {model.model_name!r}: state_dict[{name!r}] is "
+                                  f"{tensor.dtype}, the model's {model_state[name].dtype}")
     try:
         model.load_state_dict(ckpt["state_dict"], strict=True)
     except RuntimeError as e:
@@ -186,7 +217,7 @@ def load(path, device: str | torch.device | None = None):
                  if k not in _DEVICE_KEYS}
     try:
         model = MODELS.get(name)(seed=ckpt["seed"], **overrides)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, RuntimeError, DiffLUTError) as e:
         raise CheckpointError(f"{str(path)!r}: cannot rebuild {name!r} from its stored overrides: {e}") from None
     load_into(model, path, _ckpt=ckpt)
     if device is not None:

@@ -11,3 +11,7 @@ class NotFittedError(DiffLUTError, RuntimeError):
 
 class InputError(DiffLUTError, ValueError):
     """An input tensor has the wrong shape, dtype or values (NaN, inf, non-binary in eval)."""
+
+
+class IRError(DiffLUTError, ValueError):
+    """A netlist IR (in memory or in a file) is malformed; the message names the field and the problem."""

@@ -45,12 +45,12 @@ def test_inputs_out_of_range(inputs, match):
 def test_later_layer_may_not_read_forward():
     a = LUTLayer("a", [[0, 1]], np.zeros((1, 4), bool))
     b = LUTLayer("b", [[6, 7]], np.zeros((1, 4), bool))  # wire 7 is b's own output
-    with pytest.raises(IRError, match=r"layer 'b': node 0 input 1 reads wire 7"):
+    with pytest.raises(IRError, match=r"layers\[1\]\.inputs\[0\]\[1\]: layer 'b' node 0 input 1 reads wire 7"):
         NetlistIR((3,), tiny_encoder(), (a, b), [[7]])
 
 
 @pytest.mark.parametrize("class_wires,match", [
-    ([[9, 11], [8, 0]], "class 0 wire 1 is 11"),
+    ([[9, 11], [8, 0]], r"class_wires\[0\]\[1\]: class 0 wire 1 is 11"),
     ([[9, -3]], "class 0 wire 1 is -3"),
     ([9, 10], r"\(num_classes, G\)"),
     (np.zeros((2, 0), np.int64), r"\(num_classes, G\)"),
@@ -92,22 +92,25 @@ def test_json_errors_name_the_problem(tmp_path):
 
     cases = [
         (broken(version=IR_VERSION + 1), f"IR version {IR_VERSION + 1} is not supported"),
-        (broken(version=KeyError), "version None is not supported"),
+        (broken(version=KeyError), "version null is not supported"),
         (broken(format="onnx"), "not a DiffLUT netlist IR"),
         ({"nodes": []}, "not a DiffLUT netlist IR"),
         ([1, 2], "not a DiffLUT netlist IR"),
-        (broken(extra=1), r"unexpected keys \['extra'\]"),
-        (broken(class_wires=KeyError), r"missing keys \['class_wires'\]"),
-        (broken(layers__0__tables__1="zz"), "table 1 is not a 4-bit hex string"),
-        (broken(layers__0__tables__1="1f"), "table 1 has bits beyond its 4 entries"),
-        (broken(layers__0__k=17), "k must be an int"),
-        (broken(layers__0__inputs=[[0, 1], [2, CONST1]]), "2 input rows but 3 tables"),
-        (broken(layers__0__inputs=[[0, "a"], [2, 1], [4, 5]]), "integer lists"),
-        (broken(layers__1__inputs__0=[6, 7, 9]), "reads wire 9"),
-        (broken(layers__0__name=KeyError), "layer: missing keys"),
-        (broken(class_wires=[[9, 10], [8]]), "rectangular"),
-        (broken(encoder__num_bits=3), "encoder stage"),
-        (broken(encoder__thresholds__0__0=None), "encoder stage"),
+        (broken(extra=1), r"^\(top level\): unexpected key 'extra'$"),
+        (broken(class_wires=KeyError), r"^\(top level\): missing key 'class_wires'$"),
+        (broken(layers__0__tables__1="zz"), r"^layers\[0\]\.tables\[1\]: expected a lowercase hex string, got \"zz\"$"),
+        (broken(layers__0__tables__1="1f"), r"^layers\[0\]\.tables\[1\]: expected 1 hex digits holding 4 bits"),
+        (broken(layers__0__k=17), r"^layers\[0\]\.k: expected an integer in 1\.\.16, got 17$"),
+        (broken(layers__0__inputs=[[0, 1], [2, CONST1]]),
+         r"^layers\[0\]\.tables: expected 2 tables \(one per row of inputs\), got 3$"),
+        (broken(layers__0__inputs=[[0, "a"], [2, 1], [4, 5]]),
+         r"^layers\[0\]\.inputs\[0\]\[1\]: expected an integer wire id \(>= -2\), got \"a\"$"),
+        (broken(layers__1__inputs__0=[6, 7, 9]), r"^layers\[1\]\.inputs\[0\]\[2\]: .* reads wire 9"),
+        (broken(layers__0__name=KeyError), r"^layers\[0\]: missing key 'name'$"),
+        (broken(class_wires=[[9, 10], [8]]), r"^class_wires\[1\]: expected 2 wires \(as class_wires\[0\]\), got 1$"),
+        (broken(encoder__num_bits=3), r"^encoder\.thresholds\[0\]: expected 3 entries \(num_bits\), got 2$"),
+        (broken(encoder__thresholds__0__0=None), r"^encoder\.thresholds\[0\]\[0\] / encoder\.tables\[0\]\[0\]: "
+                                                 r"bit \(0, 0\) needs exactly one of a threshold and a table"),
     ]
     for d, match in cases:
         with pytest.raises(IRError, match=match):

@@ -6,10 +6,51 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
-from ..input_format import InputFormat
+from ..errors import InputError, IRError
+from ..input_format import MAX_INPUT_BITS, InputFormat
+from .schema import HEX_STRING, check, json_path, shown
 
-_DICT_KEYS = {"encoder", "input_format", "num_features", "num_bits", "thresholds", "tables"}
+
+#: JSON Schema of :meth:`EncoderHardwareForm.to_dict` (dimensions, ranges and canonical form are
+#: checked by ``from_dict`` after it)
+ENCODER_SCHEMA = {
+    "title": "an encoder stage object",
+    "type": "object",
+    "required": ["encoder", "input_format", "num_features", "num_bits", "thresholds", "tables"],
+    "additionalProperties": False,
+    "properties": {
+        "encoder": {"title": "an encoder name (a string)", "type": "string"},
+        "input_format": {
+            "title": "an input format object",
+            "type": "object",
+            "required": ["bits", "signed", "divisor", "offset"],
+            "additionalProperties": False,
+            "properties": {
+                "bits": {"title": f"an integer in 1..{MAX_INPUT_BITS}", "type": "integer", "minimum": 1,
+                         "maximum": MAX_INPUT_BITS},
+                "signed": {"title": "true or false", "type": "boolean"},
+                "divisor": {"title": "a number", "type": "number"},
+                "offset": {"title": "a number", "type": "number"},
+            },
+        },
+        "num_features": {"title": "a positive integer", "type": "integer", "minimum": 1},
+        "num_bits": {"title": "a positive integer", "type": "integer", "minimum": 1},
+        "thresholds": {
+            "title": "a list of rows (one per feature)",
+            "type": "array",
+            "items": {"title": "a list of thresholds (one per bit)", "type": "array",
+                      "items": {"title": "an integer threshold or null",
+                                "anyOf": [{"type": "integer"}, {"type": "null"}]}},
+        },
+        "tables": {
+            "title": "a list of rows (one per feature)",
+            "type": "array",
+            "items": {"title": "a list of tables (one per bit)", "type": "array",
+                      "items": {"title": "a lowercase hex string or null",
+                                "anyOf": [HEX_STRING, {"type": "null"}]}},
+        },
+    },
+}
 
 
 def _numeric_order(fmt: InputFormat) -> np.ndarray:
@@ -131,34 +172,59 @@ class EncoderHardwareForm:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "EncoderHardwareForm":
-        if set(d) != _DICT_KEYS:
-            raise ValueError(f"EncoderHardwareForm dict needs keys {sorted(_DICT_KEYS)}, got {sorted(d)}")
-        fmt = InputFormat.from_dict(d["input_format"])
+    def from_dict(cls, d: dict, where: str = "") -> "EncoderHardwareForm":
+        """The form that :meth:`to_dict` wrote; refuses anything else with an :class:`IRError` naming
+        the field (JSON path after the prefix ``where``)."""
+        check(d, ENCODER_SCHEMA, where)
+        return cls._from_checked_dict(d, where)
+
+    @classmethod
+    def _from_checked_dict(cls, d: dict, where: str) -> "EncoderHardwareForm":
+        """:meth:`from_dict` after the schema check: dimensions, ranges, widths, canonical form."""
+        at = (lambda *parts: json_path(parts, where))
+        try:
+            fmt = InputFormat.from_dict(d["input_format"])
+        except (ValueError, OverflowError) as e:
+            raise IRError(f"{at('input_format')}: {e}") from None
         features, n = d["num_features"], d["num_bits"]
         for key in ("thresholds", "tables"):
-            if len(d[key]) != features or any(len(row) != n for row in d[key]):
-                raise ValueError(f"{key} must be a {features} x {n} nested list")
+            if len(d[key]) != features:
+                raise IRError(f"{at(key)}: expected {features} rows (num_features), got {len(d[key])}")
+            for f, row in enumerate(d[key]):
+                if len(row) != n:
+                    raise IRError(f"{at(key, f)}: expected {n} entries (num_bits), got {len(row)}")
+        stored_thresholds = [t for row in d["thresholds"] for t in row]
+        stored_tables = [h for row in d["tables"] for h in row]
+        is_threshold = np.array([t is not None for t in stored_thresholds], dtype=bool)
+        has_table = np.array([h is not None for h in stored_tables], dtype=bool)
+        if (bad := np.flatnonzero(is_threshold == has_table)).size:
+            f, b = divmod(int(bad[0]), n)
+            raise IRError(f"{at('thresholds', f, b)} / {at('tables', f, b)}: bit ({f}, {b}) needs exactly one "
+                          f"of a threshold and a table, got {shown(stored_thresholds[bad[0]])} and "
+                          f"{shown(stored_tables[bad[0]])}")
+        thresholds = np.array([t if t is not None else fmt.min_code for t in stored_thresholds], dtype=object)
+        out_of_range = is_threshold & ((thresholds < fmt.min_code) | (thresholds > fmt.max_code + 1))
+        if (bad := np.flatnonzero(out_of_range)).size:
+            f, b = divmod(int(bad[0]), n)
+            raise IRError(f"{at('thresholds', f, b)}: expected a threshold in {fmt.min_code}..{fmt.max_code + 1} "
+                          f"(bits={fmt.bits}, signed={fmt.signed}), got {thresholds[bad[0]]}")
         codes = np.arange(fmt.min_code, fmt.max_code + 1, dtype=np.int64)
-        order = _numeric_order(fmt)
-        tables = np.empty((features, n, fmt.num_codes), dtype=np.bool_)
-        for f in range(features):
-            for b in range(n):
-                t, h = d["thresholds"][f][b], d["tables"][f][b]
-                if (t is None) == (h is None):
-                    raise ValueError(f"bit ({f}, {b}) needs exactly one of a threshold and a table")
-                if t is not None:
-                    tables[f, b, order] = codes >= int(t)
-                else:
-                    try:
-                        raw = int(h, 16).to_bytes((fmt.num_codes + 7) // 8, "little")
-                    except (OverflowError, TypeError, ValueError):
-                        raise ValueError(f"bit ({f}, {b}): {h!r} is not a {fmt.num_codes}-bit hex table") from None
-                    tables[f, b] = np.unpackbits(np.frombuffer(raw, np.uint8), bitorder="little")[: fmt.num_codes]
-        form = cls.from_tables(fmt, d["encoder"], tables)
-        stored_as_threshold = np.array([[t is not None for t in row] for row in d["thresholds"]], dtype=bool)
-        if not np.array_equal(form.is_threshold, stored_as_threshold):
-            raise ValueError("a bit stored as a table is a threshold (or the reverse): the dict is not canonical")
+        tables = np.empty((features * n, fmt.num_codes), dtype=np.bool_)
+        tables[:, _numeric_order(fmt)] = codes >= thresholds.astype(np.int64)[:, None]
+        width, nbytes = (fmt.num_codes + 3) // 4, (fmt.num_codes + 7) // 8
+        for i in np.flatnonzero(has_table):
+            h = stored_tables[i]
+            value = int(h, 16) if len(h) == width else -1
+            if not 0 <= value < 1 << fmt.num_codes:
+                raise IRError(f"{at('tables', *divmod(int(i), n))}: expected {width} hex digits holding "
+                              f"{fmt.num_codes} bits, got {shown(h)}")
+            raw = value.to_bytes(nbytes, "little")
+            tables[i] = np.unpackbits(np.frombuffer(raw, np.uint8), bitorder="little")[: fmt.num_codes]
+        form = cls.from_tables(fmt, d["encoder"], tables.reshape(features, n, fmt.num_codes))
+        if (bad := np.flatnonzero(form.is_threshold.reshape(-1) & has_table)).size:
+            f, b = divmod(int(bad[0]), n)
+            raise IRError(f"{at('tables', f, b)}: this table is the threshold code >= {form.thresholds[f, b]}, "
+                          f"which must be written as {at('thresholds', f, b)} (the dict is not canonical)")
         return form
 
     def __eq__(self, other) -> bool:

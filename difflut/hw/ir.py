@@ -22,23 +22,64 @@ validates everything and says what is wrong. Same IR in, byte-identical JSON out
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .encoder_form import EncoderHardwareForm
+from ..errors import IRError
+from .encoder_form import ENCODER_SCHEMA, EncoderHardwareForm
+from .schema import HEX_STRING, check, json_path, shown
 
 IR_VERSION = 1
 IR_FORMAT = "difflut-netlist-ir"
+IR_DECISION = "argmax, ties to the lowest class index"
 CONST0 = -1
 CONST1 = -2
 MAX_IR_K = 16
 
+_WIRE = {"title": f"an integer wire id (>= {CONST1})", "type": "integer", "minimum": CONST1,
+         "maximum": np.iinfo(np.int64).max}
 
-class IRError(ValueError):
-    """An IR (in memory or on disk) is malformed; the message names the problem."""
+#: JSON Schema of one entry of ``layers`` (row lengths, table widths and wiring order are checked
+#: by ``from_dict`` after it)
+LAYER_SCHEMA = {
+    "title": "a LUT layer object",
+    "type": "object",
+    "required": ["name", "k", "inputs", "tables"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"title": "a layer name (a string)", "type": "string"},
+        "k": {"title": f"an integer in 1..{MAX_IR_K}", "type": "integer", "minimum": 1, "maximum": MAX_IR_K},
+        "inputs": {"title": "a non-empty list of rows of wire ids", "type": "array", "minItems": 1,
+                   "items": {"title": "a list of wire ids", "type": "array", "items": _WIRE}},
+        "tables": {"title": "a list of hex tables", "type": "array", "items": HEX_STRING},
+    },
+}
+
+#: JSON Schema of a netlist IR file (:meth:`NetlistIR.to_dict`)
+IR_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "a DiffLUT netlist IR object",
+    "type": "object",
+    "required": ["format", "version", "metadata", "input_shape", "encoder", "layers", "class_wires", "decision"],
+    "additionalProperties": False,
+    "properties": {
+        "format": {"title": repr(IR_FORMAT), "const": IR_FORMAT},
+        "version": {"title": f"the integer {IR_VERSION}", "type": "integer", "const": IR_VERSION},
+        "metadata": {"title": "an object", "type": "object"},
+        "input_shape": {"title": "a non-empty list of positive integers", "type": "array", "minItems": 1,
+                        "items": {"title": "a positive integer", "type": "integer", "minimum": 1}},
+        "encoder": ENCODER_SCHEMA,
+        "layers": {"title": "a list of layers", "type": "array", "items": LAYER_SCHEMA},
+        "class_wires": {"title": "a non-empty list of rows of wire ids", "type": "array", "minItems": 1,
+                        "items": {"title": "a non-empty list of wire ids", "type": "array", "minItems": 1,
+                                  "items": _WIRE}},
+        "decision": {"title": repr(IR_DECISION), "const": IR_DECISION},
+    },
+}
 
 
 def _frozen(a, dtype) -> np.ndarray:
@@ -81,29 +122,33 @@ class LUTLayer:
         return {"name": self.name, "k": self.k, "inputs": self.inputs.tolist(), "tables": tables}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "LUTLayer":
-        _expect_keys(d, {"name", "k", "inputs", "tables"}, "layer")
-        k, name = d["k"], d["name"]
-        if not isinstance(k, int) or not 1 <= k <= MAX_IR_K:
-            raise IRError(f"layer {name!r}: k must be an int in 1..{MAX_IR_K}, got {k!r}")
-        try:
-            inputs = np.array(d["inputs"], dtype=np.int64).reshape(-1, k)
-        except (TypeError, ValueError):
-            raise IRError(f"layer {name!r}: inputs must be a list of {k}-element integer lists") from None
-        if len(d["inputs"]) != inputs.shape[0] or len(d["tables"]) != inputs.shape[0]:
-            raise IRError(f"layer {name!r}: {len(d['inputs'])} input rows but {len(d['tables'])} tables")
-        tables = np.empty((inputs.shape[0], 1 << k), dtype=np.bool_)
-        nbytes = max(1, (1 << k) // 8)
-        for m, h in enumerate(d["tables"]):
-            try:
-                value = int(h, 16)
-                raw = value.to_bytes(nbytes, "little")
-            except (OverflowError, TypeError, ValueError):
-                raise IRError(f"layer {name!r}: table {m} is not a {1 << k}-bit hex string: {h!r}") from None
-            if value >> (1 << k):
-                raise IRError(f"layer {name!r}: table {m} has bits beyond its {1 << k} entries")
-            tables[m] = np.unpackbits(np.frombuffer(raw, np.uint8), bitorder="little")[: 1 << k]
-        return cls(name, inputs, tables)
+    def from_dict(cls, d: dict, where: str = "") -> "LUTLayer":
+        """The layer that :meth:`to_dict` wrote; refuses anything else with an :class:`IRError` naming
+        the field (JSON path after the prefix ``where``)."""
+        check(d, LAYER_SCHEMA, where)
+        return cls._from_checked_dict(d, where)
+
+    @classmethod
+    def _from_checked_dict(cls, d: dict, where: str) -> "LUTLayer":
+        """:meth:`from_dict` after the schema check: row lengths, table count and widths."""
+        k, rows, hex_tables = d["k"], d["inputs"], d["tables"]
+        for m, row in enumerate(rows):
+            if len(row) != k:
+                raise IRError(f"{json_path(('inputs', m), where)}: expected {k} wire ids (k = {k}), got {len(row)}")
+        if len(hex_tables) != len(rows):
+            raise IRError(f"{json_path(('tables',), where)}: expected {len(rows)} tables (one per row of inputs), "
+                          f"got {len(hex_tables)}")
+        entries = 1 << k
+        width, nbytes = max(1, entries // 4), max(1, entries // 8)
+        packed = np.empty((len(rows), nbytes), dtype=np.uint8)
+        for m, h in enumerate(hex_tables):
+            value = int(h, 16) if len(h) == width else -1
+            if not 0 <= value < 1 << entries:
+                raise IRError(f"{json_path(('tables', m), where)}: expected {width} hex digits holding {entries} "
+                              f"bits (k = {k}), got {shown(h)}")
+            packed[m] = np.frombuffer(value.to_bytes(nbytes, "little"), np.uint8)
+        tables = np.unpackbits(packed, axis=1, bitorder="little")[:, :entries]
+        return cls(d["name"], np.array(rows, dtype=np.int64).reshape(len(rows), k), tables)
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,24 +201,28 @@ class NetlistIR:
     def validate(self) -> None:
         if not isinstance(self.encoder, EncoderHardwareForm):
             raise IRError(f"encoder must be an EncoderHardwareForm, got {type(self.encoder).__name__}")
-        if int(np.prod(self.input_shape)) != self.encoder.num_features:
-            raise IRError(f"input_shape {self.input_shape} has {int(np.prod(self.input_shape))} features, "
+        if not self.input_shape or min(self.input_shape) < 1:
+            raise IRError(f"input_shape: expected a non-empty list of positive integers, got {list(self.input_shape)}")
+        if math.prod(self.input_shape) != self.encoder.num_features:
+            raise IRError(f"input_shape: {list(self.input_shape)} has {math.prod(self.input_shape)} features, "
                           f"the encoder stage {self.encoder.num_features}")
-        for layer, base in zip(self.layers, self.layer_bases):
+        for i, layer in enumerate(self.layers):
             if not isinstance(layer, LUTLayer):
-                raise IRError(f"layers must be LUTLayer, got {type(layer).__name__}")
+                raise IRError(f"layers[{i}]: expected a LUTLayer, got {type(layer).__name__}")
+        for i, (layer, base) in enumerate(zip(self.layers, self.layer_bases)):
             bad = (layer.inputs >= base) | (layer.inputs < CONST1)
             if bad.any():
                 m, j = map(int, np.argwhere(bad)[0])
-                raise IRError(f"layer {layer.name!r}: node {m} input {j} reads wire {int(layer.inputs[m, j])}, "
-                              f"not an earlier wire (0..{base - 1}) or a constant ({CONST0}, {CONST1})")
+                raise IRError(f"layers[{i}].inputs[{m}][{j}]: layer {layer.name!r} node {m} input {j} reads wire "
+                              f"{int(layer.inputs[m, j])}, not an earlier wire (0..{base - 1}) or a constant "
+                              f"({CONST0}, {CONST1})")
         if self.class_wires.ndim != 2 or 0 in self.class_wires.shape:
-            raise IRError(f"class_wires must be (num_classes, G) with both >= 1, got {self.class_wires.shape}")
+            raise IRError(f"class_wires: expected shape (num_classes, G) with both >= 1, got {self.class_wires.shape}")
         bad = (self.class_wires >= self.num_wires) | (self.class_wires < CONST1)
         if bad.any():
             c, g = map(int, np.argwhere(bad)[0])
-            raise IRError(f"class {c} wire {g} is {int(self.class_wires[c, g])}, outside 0..{self.num_wires - 1} "
-                          f"and not a constant")
+            raise IRError(f"class_wires[{c}][{g}]: class {c} wire {g} is {int(self.class_wires[c, g])}, outside "
+                          f"0..{self.num_wires - 1} and not a constant")
 
     # -- serialisation ------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -185,38 +234,30 @@ class NetlistIR:
             "encoder": self.encoder.to_dict(),
             "layers": [layer.to_dict() for layer in self.layers],
             "class_wires": self.class_wires.tolist(),
-            "decision": "argmax, ties to the lowest class index",
+            "decision": IR_DECISION,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "NetlistIR":
+        """The IR that :meth:`to_dict` wrote. Checks the shape and type of every field against
+        :data:`IR_SCHEMA`, then dimensions, table widths, threshold ranges, the canonical encoder
+        form and the wiring order; raises :class:`IRError` naming the first bad field."""
         if not isinstance(d, dict) or d.get("format") != IR_FORMAT:
             raise IRError(f"not a DiffLUT netlist IR (expected format {IR_FORMAT!r})")
         if d.get("version") != IR_VERSION:
-            raise IRError(f"IR version {d.get('version')!r} is not supported (this library reads {IR_VERSION})")
-        _expect_keys(d, {"format", "version", "metadata", "input_shape", "encoder", "layers", "class_wires",
-                         "decision"}, "IR")
-        try:
-            encoder = EncoderHardwareForm.from_dict(d["encoder"])
-        except (TypeError, ValueError, KeyError) as e:
-            raise IRError(f"encoder stage: {e}") from None
-        layers = tuple(LUTLayer.from_dict(layer) for layer in d["layers"])
-        try:
-            class_wires = np.array(d["class_wires"], dtype=np.int64)
-        except (TypeError, ValueError):
-            raise IRError("class_wires must be a rectangular list of integer lists") from None
-        return cls(tuple(d["input_shape"]), encoder, layers, class_wires, d["metadata"])
+            raise IRError(f"IR version {shown(d.get('version'))} is not supported (this library reads {IR_VERSION})")
+        check(d, IR_SCHEMA)
+        encoder = EncoderHardwareForm._from_checked_dict(d["encoder"], "encoder")
+        layers = tuple(LUTLayer._from_checked_dict(layer, f"layers[{i}]") for i, layer in enumerate(d["layers"]))
+        width = len(d["class_wires"][0])
+        for c, row in enumerate(d["class_wires"]):
+            if len(row) != width:
+                raise IRError(f"class_wires[{c}]: expected {width} wires (as class_wires[0]), got {len(row)}")
+        return cls(tuple(d["input_shape"]), encoder, layers, np.array(d["class_wires"], dtype=np.int64),
+                   d["metadata"])
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")) + "\n"
-
-
-def _expect_keys(d, keys: set, what: str) -> None:
-    if not isinstance(d, dict):
-        raise IRError(f"{what} must be a JSON object")
-    missing, extra = keys - set(d), set(d) - keys
-    if missing or extra:
-        raise IRError(f"{what}: missing keys {sorted(missing)}, unexpected keys {sorted(extra)}")
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
@@ -239,11 +280,31 @@ def save_ir(ir: NetlistIR, path: str | os.PathLike) -> None:
     write_atomic(path, ir.to_json().encode())
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _unique_keys(pairs: list) -> dict:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen = set()
+        raise ValueError(f"duplicate key {next(k for k, _ in pairs if k in seen or seen.add(k))!r}")
+    return d
+
+
 def load_ir(path: str | os.PathLike) -> NetlistIR:
-    """Read and validate an IR JSON file."""
+    """Read and validate an IR JSON file (see :meth:`NetlistIR.from_dict`); raises :class:`IRError`.
+
+    Strict JSON: ``NaN`` / ``Infinity`` and an object with a repeated key are refused."""
+    with open(path, "rb") as f:
+        data = f.read()
     try:
-        with open(path, "rb") as f:
-            d = json.loads(f.read().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise IRError(f"{path}: not valid JSON ({e})") from None
-    return NetlistIR.from_dict(d)
+        d = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+    except (UnicodeDecodeError, ValueError) as e:  # json.JSONDecodeError is a ValueError
+        raise IRError(f"{os.fspath(path)}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise IRError(f"{os.fspath(path)}: not valid JSON (nested too deeply)") from None
+    try:
+        return NetlistIR.from_dict(d)
+    except RecursionError:
+        raise IRError(f"{os.fspath(path)}: nested too deeply") from None
