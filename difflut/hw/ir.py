@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..encoders.hardware_form import EncoderHardwareForm
+from ..files import write_atomic
 
 IR_VERSION = 1
 IR_FORMAT = "difflut-netlist-ir"
@@ -217,21 +217,6 @@ def _expect_keys(d, keys: set, what: str) -> None:
     missing, extra = keys - set(d), set(d) - keys
     if missing or extra:
         raise IRError(f"{what}: missing keys {sorted(missing)}, unexpected keys {sorted(extra)}")
-
-
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_ir(ir: NetlistIR, path: str | os.PathLike) -> None:
