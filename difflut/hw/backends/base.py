@@ -77,6 +77,8 @@ class Backend:
             if opt.check is not None:
                 try:
                     opt.check(value)
+                except ExportError:
+                    raise
                 except ValueError as e:
                     raise ExportError(f"target {self.name!r}: bad {name} {value!r}: {e}") from None
             full[name] = value
