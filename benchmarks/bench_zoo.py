@@ -22,7 +22,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 
 import torch
@@ -31,6 +30,7 @@ from difflut import evaluate, get_model, list_models, train
 from difflut.training import kept_record
 from difflut.cli import parse_override
 from difflut.data import load_dataset
+from difflut.files import write_atomic
 
 MAIN_MODELS = ("mnist_fc_8k_dwn", "mnist_fc_8k_linear")
 FLIP_RATES = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2)
@@ -38,12 +38,8 @@ VAL_SIZE = 5000
 
 
 def write_json_atomic(path: str, data) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    write_atomic(path, json.dumps(data, indent=1).encode())
 
 
 @functools.cache

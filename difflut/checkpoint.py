@@ -24,14 +24,13 @@ Saving writes a temporary file in the target folder and renames it over the targ
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .errors import DiffLUTError
+from .files import atomic_file, library_version, sha256_file
 from .plain import to_plain
 from .registry import MODELS
 
@@ -45,12 +44,6 @@ _DEVICE_KEYS = ("use_cuda",)
 
 class CheckpointError(DiffLUTError, ValueError):
     """A file is not a readable DiffLUT checkpoint, is corrupt, or belongs to another model."""
-
-
-def _library_version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def state_digest(state: dict[str, torch.Tensor]) -> str:
@@ -69,7 +62,7 @@ def save_checkpoint(model, path, metadata: dict | None = None) -> None:
     ckpt = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "library_version": _library_version(),
+        "library_version": library_version(),
         "model_name": model.model_name,
         "seed": model.seed,
         "overrides": model.plain_overrides(),
@@ -78,27 +71,8 @@ def save_checkpoint(model, path, metadata: dict | None = None) -> None:
         "digest": state_digest(state),
         "metadata": to_plain(dict(metadata or {}), "metadata"),
     }
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(ckpt, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with _suppress():
-            os.unlink(tmp)
-        raise
-
-
-class _suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return exc[0] is not None and issubclass(exc[0], OSError)
+    with atomic_file(path) as f:
+        torch.save(ckpt, f)
 
 
 def read_checkpoint(path) -> dict[str, Any]:
@@ -121,7 +95,7 @@ def read_checkpoint(path) -> dict[str, Any]:
                               f"(no format={FORMAT!r} entry)")
     if type(ckpt.get("format_version")) is not int or ckpt["format_version"] != FORMAT_VERSION:
         raise CheckpointError(f"{str(path)!r} has checkpoint format version {ckpt.get('format_version')!r}; "
-                              f"this DiffLUT ({_library_version()}) reads version {FORMAT_VERSION}")
+                              f"this DiffLUT ({library_version()}) reads version {FORMAT_VERSION}")
     _check_entries(ckpt, str(path))
     try:
         digest = state_digest(ckpt["state_dict"])
@@ -129,7 +103,7 @@ def read_checkpoint(path) -> dict[str, Any]:
         raise CheckpointError(f"{str(path)!r}: state_dict holds a tensor that cannot be read: {e}") from None
     if digest != ckpt["digest"]:
         raise CheckpointError(f"{str(path)!r} is corrupt: the weights do not match the stored SHA-256 digest")
-    ckpt["file_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    ckpt["file_sha256"] = sha256_file(path)
     return ckpt
 
 
@@ -210,7 +184,7 @@ def load(path, device: str | torch.device | None = None):
     name = ckpt["model_name"]
     if name not in MODELS:
         raise CheckpointError(
-            f"{str(path)!r} holds model {name!r}, which this DiffLUT ({_library_version()}, checkpoint from "
+            f"{str(path)!r} holds model {name!r}, which this DiffLUT ({library_version()}, checkpoint from "
             f"{ckpt['library_version']}) does not know; known models: {', '.join(MODELS.names())}"
         )
     overrides = {k: (tuple(v) if isinstance(v, list) else v) for k, v in ckpt["overrides"].items()

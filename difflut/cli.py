@@ -1,13 +1,15 @@
-"""The ``difflut`` command line: list, train and evaluate zoo models, and run the demo.
+"""The ``difflut`` command line: the parser and thin commands (the demo lives in :mod:`difflut.demo`).
 
     difflut list-models
     difflut train MODEL [--dataset mnist] [--epochs N] [--batch-size B] [--out m.pt] [--device cuda]
                         [--set KEY=VALUE ...] [--train-limit N] [--val-limit N]
     difflut eval m.pt [--flip-rate q] [--seed S] [--limit N]
     difflut demo [--out-dir DIR] [--epochs N] [--train-limit N]
+    difflut export m.pt --target TARGET -o DIR [--check] [target options]
+    difflut sim DIR [--simulator icarus|verilator]
 
-The demo runs the steps in :data:`DEMO_STEPS` in order, passing one :class:`DemoState`
-along; later features (export, simulation) append their own steps to that list.
+``export`` takes its targets and each target's options from the backend registry
+(:mod:`difflut.hw.backends`); an option the chosen target does not take is an error.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ import argparse
 import ast
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from .errors import DiffLUTError
+from .run_options import device_or_exit, split_validation
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -37,13 +39,6 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), parsed
 
 
-def _device(name: str | None) -> torch.device:
-    device = torch.device(name or "cpu")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("difflut: --device cuda requested but CUDA is not available")
-    return device
-
-
 def _load_split(dataset: str, split: str, limit: int | None, data_dir):
     from .data import load_dataset
 
@@ -51,15 +46,6 @@ def _load_split(dataset: str, split: str, limit: int | None, data_dir):
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
     return images, labels
-
-
-def _split_validation(images: torch.Tensor, labels: torch.Tensor, val_size: int):
-    """Hold out the last ``val_size`` training images to pick the best epoch (the test split stays unseen)."""
-    if val_size < 0 or val_size >= len(images):
-        raise ValueError(f"--val-size must be in 0..{len(images) - 1} for {len(images)} training images, got {val_size}")
-    if val_size == 0:
-        return (images, labels), (images, labels)
-    return (images[:-val_size], labels[:-val_size]), (images[-val_size:], labels[-val_size:])
 
 
 def _check_dataset(model, dataset: str, images: torch.Tensor) -> None:
@@ -105,13 +91,13 @@ def cmd_train(args) -> int:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun
         distributed.init_from_env(use_cuda=args.device is not None and args.device.startswith("cuda"))
     overrides = dict(args.set or [])
-    device = _device(args.device)
+    device = device_or_exit(args.device)
     model = get_model(args.model, seed=args.seed, **overrides)
     dataset = args.dataset or model.dataset
     train_x, train_y = _load_split(dataset, "train", args.train_limit, args.data_dir)
     test_x, test_y = _load_split(dataset, "test", args.test_limit, args.data_dir)
     _check_dataset(model, dataset, train_x)
-    (train_x, train_y), (val_x, val_y) = _split_validation(train_x, train_y, args.val_size)
+    (train_x, train_y), (val_x, val_y) = split_validation(train_x, train_y, args.val_size)
     print(f"training {args.model} ({model.num_nodes:,} LUT nodes) on {dataset}: {len(train_x)} train / "
           f"{args.val_size} validation / {len(test_x)} test images, {args.epochs} epoch(s), "
           f"batch {args.batch_size}, device {device}")
@@ -135,7 +121,7 @@ def cmd_eval(args) -> int:
     from .checkpoint import load
     from .training import evaluate
 
-    device = _device(args.device)
+    device = device_or_exit(args.device)
     model = load(args.checkpoint, device=device)
     dataset = args.dataset or model.checkpoint_metadata.get("dataset") or model.dataset
     images, labels = _load_split(dataset, "test", args.limit, args.data_dir)
@@ -147,148 +133,51 @@ def cmd_eval(args) -> int:
 
 
 # -- demo ----------------------------------------------------------------------------------------
-@dataclass
-class DemoState:
-    """What the demo steps share. Steps read and add entries; ``report`` lines are printed at the end."""
-
-    args: argparse.Namespace
-    out_dir: Path
-    model: Any = None
-    checkpoint: Path | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    report: list[str] = field(default_factory=list)
-
-
-#: the demo's model and its size: small enough to train on 2 CPU cores in a few minutes (random wiring:
-#: the learnable first layer of the default costs ~18x more per step on a CPU; tau = sqrt(100 bits per class))
-DEMO_MODEL = "mnist_fc_8k_dwn"
-DEMO_OVERRIDES = {"layer_widths": (2000, 1000), "mapping": "random", "tau": None}
-DEMO_LR = 0.03  # the random-wired network's learning rate (the default's 0.01 suits its learnable layer)
-
-
-def demo_train(state: DemoState) -> None:
-    from .data import load_mnist
-    from .models import get_model
-    from .training import train
-
-    a = state.args
-    train_x, train_y = load_mnist("train")
-    test_x, test_y = load_mnist("test")
-    if a.train_limit:
-        train_x, train_y = train_x[: a.train_limit], train_y[: a.train_limit]
-    if a.test_limit:
-        test_x, test_y = test_x[: a.test_limit], test_y[: a.test_limit]
-    (train_x, train_y), (val_x, val_y) = _split_validation(train_x, train_y, min(a.val_size, len(train_x) // 10))
-    state.data.update(train=(train_x, train_y), test=(test_x, test_y))
-    state.model = get_model(DEMO_MODEL, seed=a.seed, **DEMO_OVERRIDES)
-    state.checkpoint = state.out_dir / "model.pt"
-    print(f"[demo] training {DEMO_MODEL} {DEMO_OVERRIDES} ({state.model.num_nodes:,} LUT nodes) on "
-          f"{len(train_x)} MNIST images for {a.epochs} epoch(s)")
-    start = time.perf_counter()
-    history = train(state.model, train_x, train_y, val_x, val_y, epochs=a.epochs, batch_size=a.batch_size,
-                    lr=DEMO_LR if a.lr is None else a.lr, device=_device(a.device), out=state.checkpoint, seed=a.seed, progress=not a.quiet,
-                    metadata={"dataset": "mnist"})
-    state.data["history"] = history
-    state.report.append(f"trained {DEMO_MODEL} ({state.model.num_nodes:,} nodes) in "
-                        f"{time.perf_counter() - start:.0f} s; checkpoint {state.checkpoint}")
-
-
-def demo_evaluate(state: DemoState) -> None:
-    from .checkpoint import load
-    from .training import evaluate
-
-    test_x, test_y = state.data["test"]
-    model = load(state.checkpoint)
-    acc = evaluate(model, test_x, test_y)
-    same = torch.equal(model.class_scores(test_x), state.model.cpu().class_scores(test_x))
-    state.model = model
-    state.data["accuracy"] = acc
-    state.report.append(f"test accuracy (eval mode, binary end to end): {acc:.4f} on {len(test_x)} images")
-    state.report.append(f"reloaded checkpoint reproduces the class scores exactly: {same}")
-    if not same:
-        raise RuntimeError("the reloaded checkpoint does not reproduce the trained model's class scores")
-
-
-def demo_faults(state: DemoState) -> None:
-    from .training import evaluate
-
-    test_x, test_y = state.data["test"]
-    accs = {q: evaluate(state.model, test_x, test_y, flip_rate=q, seed=0) for q in (0.01, 0.05)}
-    state.report.append("with LUT-input bit flips: " + ", ".join(f"rate {q}: {a:.4f}" for q, a in accs.items()))
-
-
-def demo_export_c(state: DemoState) -> None:
-    import shutil
-
-    from .hw.export import export
-
-    out = state.out_dir / "c"
-    test_x, _ = state.data["test"]
-    cc = shutil.which("cc") or shutil.which("gcc")
-    start = time.perf_counter()
-    manifest = export(state.model, "c", out, vector_codes=test_x[: state.args.vectors], check=cc is not None,
-                      cc=cc or "cc")
-    state.report.append(f"exported to C ({manifest['num_luts']:,} LUTs after optimisation) in {out} in "
-                        f"{time.perf_counter() - start:.1f} s; IR == PyTorch eval on {manifest['test_vectors']} "
-                        f"test images")
-    if cc is None:
-        state.report.append("no C compiler found: the C selftest was not compiled")
-    else:
-        state.report.append(f"C selftest (compiled, run): {manifest['selftest'].splitlines()[-1]}")
-
-
-def demo_export_verilog(state: DemoState) -> None:
-    import shutil
-
-    from .hw.export import export
-
-    out = state.out_dir / "rtl"
-    test_x, _ = state.data["test"]
-    count = min(state.args.sim_vectors, len(test_x))
-    start = time.perf_counter()
-    manifest = export(state.model, "verilog", out, vector_codes=test_x[:count], pipeline="layers")
-    state.report.append(f"exported to Verilog (pipelined per layer) in {out} in {time.perf_counter() - start:.1f} s")
-    if shutil.which("iverilog") is None:
-        state.report.append("Icarus Verilog not found: the simulation was not run (see docs/install.md)")
-        return
-    from .hw.sim import run_sim
-
-    result = run_sim(out, simulator="icarus")
-    state.report.append(f"Verilog simulation (Icarus, cocotb) against PyTorch on {manifest['test_vectors']} test "
-                        f"images: {result.summary()}")
-    if not result.passed:
-        raise RuntimeError("the Verilog simulation does not match the PyTorch eval forward")
-
-
-#: (name, step) pairs run in order by ``difflut demo``
-DEMO_STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
-    ("train", demo_train),
-    ("evaluate", demo_evaluate),
-    ("fault injection", demo_faults),
-    ("export C", demo_export_c),
-    ("export Verilog and simulate", demo_export_verilog),
-]
-
-
 def cmd_demo(args) -> int:
-    state = DemoState(args=args, out_dir=Path(args.out_dir))
-    state.out_dir.mkdir(parents=True, exist_ok=True)
-    for name, step in DEMO_STEPS:
-        print(f"[demo] step: {name}")
-        step(state)
-    print("[demo] report")
-    for line in state.report:
-        print(f"  - {line}")
-    return 0
+    from .demo import run_demo
+
+    return run_demo(args)
 
 
 # -- export --------------------------------------------------------------------------------------
+def _target_options() -> dict[str, list]:
+    """Every backend option by name -> the (target, option) pairs that declare it."""
+    from .hw.backends import get_backend, list_backends
+
+    by_name: dict[str, list] = {}
+    for target in list_backends():
+        for option in get_backend(target).options:
+            by_name.setdefault(option.name, []).append((target, option))
+    return by_name
+
+
+def _add_export_arguments(s: argparse.ArgumentParser) -> None:
+    from .hw.backends import get_backend, list_backends
+
+    targets = list_backends()
+    s.add_argument("--target", required=True, choices=targets,
+                   help="; ".join(f"{t}: {get_backend(t).description}" for t in targets))
+    checked = [t for t in targets if get_backend(t).has_check]
+    s.add_argument("--check", action="store_true",
+                   help=f"run the target's check before committing ({', '.join(checked)}; c: compile and run "
+                        f"the selftest)")
+    for name, pairs in _target_options().items():
+        option = pairs[0][1]
+        where = ", ".join(t for t, _ in pairs)
+        if option.flag:
+            s.add_argument(option.cli, dest=name, action="store_true", default=None, help=f"{where}: {option.help}")
+        else:  # default None: only what the user gives reaches the backend (and is checked there)
+            s.add_argument(option.cli, dest=name, default=None, choices=option.choices if len(pairs) == 1 else None,
+                           help=f"{where}: {option.help} (default {option.default})")
+
+
 def cmd_export(args) -> int:
     from .hw.export import export
 
+    options = {name: getattr(args, name) for name in _target_options() if getattr(args, name) is not None}
     start = time.perf_counter()
     manifest = export(args.checkpoint, args.target, args.out, name=args.name, vectors=args.vectors,
-                      check=args.check, data_dir=args.data_dir, pipeline=args.pipeline, lut_style=args.lut_style)
+                      check=args.check, data_dir=args.data_dir, **options)
     files = ", ".join(sorted(manifest["files"]))
     print(f"exported {manifest['model']} ({manifest['num_luts']:,} LUTs after optimisation) to {args.out}: {files} "
           f"({manifest['test_vectors']} test vectors, IR == PyTorch eval on all of them) in "
@@ -296,16 +185,6 @@ def cmd_export(args) -> int:
     if "selftest" in manifest:
         print(manifest["selftest"])
     return 0
-
-
-def _pipeline(text: str) -> str:
-    from .hw.rtl.pipeline import PipelinePlan
-
-    try:
-        PipelinePlan.parse(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return text
 
 
 # -- sim -----------------------------------------------------------------------------------------
@@ -398,19 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("export", help="export a checkpoint to C (header-only library + selftest), Verilog "
-                                      "(with its cocotb testbench) or the netlist IR")
+    s = sub.add_parser("export", help="export a checkpoint to a hardware target (see --target)")
     s.add_argument("checkpoint")
-    s.add_argument("--target", required=True, choices=["c", "ir", "verilog"])
     s.add_argument("-o", "--out", required=True, help="output folder (replaced atomically)")
     s.add_argument("--vectors", type=int, default=256,
                    help="test vectors: the first N test images of the model's dataset (default 256)")
     s.add_argument("--name", default=None, help="file base name and C prefix (default: the model name)")
-    s.add_argument("--check", action="store_true", help="compile and run the C selftest before committing")
-    s.add_argument("--pipeline", default="none", type=_pipeline,
-                   help="verilog: none | layers | N (register cuts; see docs/verilog.md)")
-    s.add_argument("--lut-style", default="behavioral", choices=["behavioral", "xilinx"],
-                   help="verilog: behavioural LUTs or LUT6 primitives")
+    _add_export_arguments(s)
     s.add_argument("--data-dir", default=None)
     s.set_defaults(func=cmd_export)
 

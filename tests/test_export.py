@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+import difflut.files as files_mod
 from difflut.cli import main
 from difflut.data import load_mnist
 from difflut.hw import export as export_mod
@@ -148,7 +149,7 @@ def test_errors_leave_nothing(trained, tmp_path, monkeypatch):
     export(path, "ir", tmp_path / "prev", vectors=8)
     before = {p.name: p.read_bytes() for p in (tmp_path / "prev").iterdir()}
 
-    real_replace = export_mod.os.replace
+    real_replace = files_mod.os.replace
     for fail_at in (1, 2):  # 1: moving the old export aside; 2: renaming the new one into place
         calls = []
 
@@ -158,14 +159,36 @@ def test_errors_leave_nothing(trained, tmp_path, monkeypatch):
                 raise RuntimeError("disk full")
             return real_replace(src, dst)
 
-        monkeypatch.setattr(export_mod.os, "replace", flaky)
+        monkeypatch.setattr(files_mod.os, "replace", flaky)
         with pytest.raises(RuntimeError, match="disk full"):
             export(path, "ir", tmp_path / "prev", vectors=8)
-        monkeypatch.setattr(export_mod.os, "replace", real_replace)
+        monkeypatch.setattr(files_mod.os, "replace", real_replace)
         assert len(calls) == fail_at + (fail_at == 2)  # after a failed second rename the old one is put back
         assert {p.name: p.read_bytes() for p in (tmp_path / "prev").iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["busy", "file", "prev"]
     assert main(["export", str(path), "--target", "ir", "-o", str(tmp_path / "file" / "o")]) == 2
+
+
+@pytest.mark.parametrize("target,options,message", [
+    ("c", {"pipeline": "layers"}, "option 'pipeline' (--pipeline) does not apply to target 'c' (its options: cc)"),
+    ("ir", {"cc": "gcc"}, "option 'cc' (--cc) does not apply to target 'ir' (it takes no options)"),
+    ("verilog", {"check": True}, "target 'verilog' has no check (--check applies to: c)"),
+    ("verilog", {"lut_style": "altera"}, "lut_style must be one of behavioral, xilinx"),
+    ("verilog", {"pipeline": "everything"}, "bad pipeline 'everything'"),
+])
+def test_an_option_the_target_does_not_take_is_an_error(trained, tmp_path, capsys, target, options, message):
+    _, path = trained
+    with pytest.raises(ExportError) as info:
+        export(path, target, tmp_path / "x", vectors=8, **options)
+    assert message in str(info.value)
+    argv = ["export", str(path), "--target", target, "-o", str(tmp_path / "y")]
+    for key, value in options.items():
+        argv += [f"--{key.replace('_', '-')}"] + ([] if value is True else [value])
+    if options != {"lut_style": "altera"}:  # (argparse itself refuses a value outside --lut-style's choices)
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("difflut export: error: ") and message in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_export_refuses_an_ir_that_disagrees_with_pytorch(trained, tmp_path, monkeypatch):

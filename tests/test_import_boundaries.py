@@ -32,11 +32,7 @@ PUBLIC_NAMES = {
 }
 
 #: import edges left out of the cycle check, each with its reason
-KNOWN_CYCLE_EDGES = {
-    # export.render imports the Verilog backend, which takes commit_folder/MANIFEST from export; the
-    # backend registry of the `arch` branch removes this cycle: delete this entry when it is merged
-    ("difflut.hw.export", "difflut.hw.verilog"),
-}
+KNOWN_CYCLE_EDGES: set[tuple[str, str]] = set()
 
 
 def run_python(code: str, block: tuple[str, ...] = ("torch",)) -> subprocess.CompletedProcess:

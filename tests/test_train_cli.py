@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import difflut.cli as cli
+import difflut.demo as demo
 from difflut.checkpoint import read_checkpoint
 from difflut.data import load_mnist
 from difflut.models import get_model, list_models, load
@@ -147,8 +148,8 @@ def test_cli_rejects_a_dataset_of_the_wrong_shape():
 
 def test_demo_runs_its_steps_and_can_be_extended(tmp_path, capsys, monkeypatch):
     seen = []
-    monkeypatch.setattr(cli, "DEMO_STEPS", cli.DEMO_STEPS + [("later step", lambda state: seen.append(state))])
-    monkeypatch.setattr(cli, "DEMO_OVERRIDES", dict(cli.DEMO_OVERRIDES, layer_widths=(200, 100)))
+    monkeypatch.setattr(demo, "DEMO_STEPS", demo.DEMO_STEPS + [("later step", lambda state: seen.append(state))])
+    monkeypatch.setattr(demo, "DEMO_OVERRIDES", dict(demo.DEMO_OVERRIDES, layer_widths=(200, 100)))
     rc = cli.main(["demo", "--out-dir", str(tmp_path), "--train-limit", "3000", "--test-limit", "500",
                    "--batch-size", "50", "--quiet"])
     assert rc == 0

@@ -1,52 +1,43 @@
 """Export a trained model (or its checkpoint) to a hardware target, atomically.
 
-``export(model_or_checkpoint, target, out_dir)`` lowers the eval-mode model to the netlist IR
-(:func:`difflut.hw.lower.lower`), simplifies it (:func:`difflut.hw.passes.optimize`), checks that
-the IR evaluator reproduces the PyTorch eval forward bit for bit on the test vectors, and writes:
+``export(model_or_checkpoint, target, out_dir, **options)`` is the orchestrator over the backend
+registry (:mod:`difflut.hw.backends`): it loads the model, lowers the eval-mode model to the netlist
+IR (:func:`difflut.hw.lower.lower`) and simplifies it (:func:`difflut.hw.passes.optimize`), chooses the
+test vectors and checks that the IR evaluator (and, on a CUDA machine, the CUDA forward) reproduces the
+PyTorch eval forward bit for bit on them, lets the target's backend render its files, adds the
+manifest ``export.json`` and commits the folder atomically (:func:`difflut.files.commit_folder`),
+after the backend's optional check. Targets (see ``list_backends()``):
 
-* ``target="ir"``: ``<name>.ir.json`` and ``export.json``;
-* ``target="c"``: ``<name>.h``, ``<name>_selftest.c`` (test vectors: raw input codes with the
-  expected scores / classes of ``model.class_scores`` / ``model.predict``) and ``export.json``;
-* ``target="verilog"``: the self-standing folder of :func:`difflut.hw.verilog.verilog_files`
-  (Verilog, ``params.json`` with ports and latency, ``vectors.json`` with the PyTorch expectations,
-  the cocotb testbench, a README) and ``export.json``.
+* ``ir``: ``<name>.ir.json``;
+* ``c``: ``<name>.h`` and ``<name>_selftest.c`` (test vectors: raw input codes with the expected scores /
+  classes of ``model.class_scores`` / ``model.predict``); option ``cc``, check: compile and run the selftest;
+* ``verilog``: the self-standing folder of :func:`difflut.hw.verilog.verilog_files`; options
+  ``pipeline`` and ``lut_style``.
 
-Atomicity: everything is written into a temporary folder beside ``out_dir`` and renamed to
-``out_dir`` at the end, so ``out_dir`` is either the complete new export or untouched. An existing
-``out_dir`` is replaced only when it is empty or a previous DiffLUT export (it has ``export.json``).
-Same model in, byte-identical files out.
+An option the target does not take is an error. Atomicity: ``out_dir`` is either the complete new export
+or untouched; an existing ``out_dir`` is replaced only when it is empty or a previous DiffLUT export (it has
+``export.json``). Same model in, byte-identical files out.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..errors import DiffLUTError
-from .c_header import generate_header, generate_selftest, ir_digest
+from ..files import OutputError, commit_folder, sha256_bytes
+from .backends import MANIFEST, ExportError, get_backend
+from .c_header import ir_digest
 from .evaluate import evaluate_ir
 from .ir import NetlistIR
+from .names import export_name
+from .vectors import TestVectors
 
-TARGETS = ("c", "ir", "verilog")
-MANIFEST = "export.json"
-
-
-class ExportError(DiffLUTError, ValueError):
-    """An export cannot be made (bad target or name, unwritable output, a backend mismatch)."""
-
-
-def _c_name(text: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9_]", "_", text)
-    return name if re.match(r"^[A-Za-z_]", name) else f"m_{name}"
+__all__ = ["MANIFEST", "ExportError", "build_ir", "cuda_check", "default_vectors", "expected_outputs", "export",
+           "render"]
 
 
 def _load(model_or_checkpoint):
@@ -106,22 +97,8 @@ def cuda_check(model, codes: np.ndarray, scores: np.ndarray, predicted: np.ndarr
     return f"CUDA eval forward ({torch.cuda.get_device_name()}) == CPU eval forward on {len(codes)} test vectors"
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def render(model_or_checkpoint, target: str, *, name: str | None = None, vectors: int = 256,
-           vector_codes=None, optimize: bool = True, data_dir=None, pipeline="none",
-           lut_style: str = "behavioral") -> tuple[dict[str, bytes], dict]:
-    """The files of an export as ``{file name: bytes}`` plus its manifest (nothing is written)."""
-    if target not in TARGETS:
-        raise ExportError(f"unknown export target {target!r}; choose one of {', '.join(TARGETS)}")
-    model = _load(model_or_checkpoint)
-    if model.training:
-        raise ExportError(f"{model.model_name} is in training mode: call model.eval() before exporting "
-                          f"(the export is the eval-mode function)")
-    ir = build_ir(model, optimize=optimize)
-    name = _c_name(name or model.model_name)
+def _checked_vectors(model, ir: NetlistIR, vectors, vector_codes, data_dir) -> tuple[TestVectors, str | None]:
+    """The test vectors with the PyTorch expectations, after the CUDA and the IR checks (and the CUDA line)."""
     if vector_codes is None:
         if not isinstance(vectors, int) or isinstance(vectors, bool) or vectors < 1:
             raise ExportError(f"vectors must be a positive int, got {vectors!r}")
@@ -135,17 +112,27 @@ def render(model_or_checkpoint, target: str, *, name: str | None = None, vectors
         bad = int((scores != ir_scores).any(axis=1).sum())
         raise ExportError(f"the netlist IR disagrees with the PyTorch eval forward on {bad} of {len(codes)} test "
                           f"vectors: this is a bug in lowering or a pass, refusing to export")
-    files: dict[str, bytes] = {}
-    if target == "ir":
-        files[f"{name}.ir.json"] = ir.to_json().encode()
-    elif target == "verilog":
-        from .verilog import verilog_files
+    return TestVectors.for_ir(ir, codes, scores, predicted), cuda
 
-        files, _ = verilog_files(ir, pipeline=pipeline, lut_style=lut_style, name=name,
-                                 vectors=(codes, scores, predicted))
-    else:
-        files[f"{name}.h"] = generate_header(ir, name).encode()
-        files[f"{name}_selftest.c"] = generate_selftest(ir, name, codes, scores, predicted).encode()
+
+def _manifest_bytes(manifest: dict) -> bytes:
+    return (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode()
+
+
+def render(model_or_checkpoint, target: str, *, name: str | None = None, vectors: int = 256,
+           vector_codes=None, optimize: bool = True, data_dir=None, **options) -> tuple[dict[str, bytes], dict]:
+    """The files of an export as ``{file name: bytes}`` plus its manifest (nothing is written).
+    ``options``: the target's own (see :func:`export`)."""
+    backend = get_backend(target)
+    options = backend.validate(options)
+    model = _load(model_or_checkpoint)
+    if model.training:
+        raise ExportError(f"{model.model_name} is in training mode: call model.eval() before exporting "
+                          f"(the export is the eval-mode function)")
+    ir = build_ir(model, optimize=optimize)
+    name = export_name(name or model.model_name)
+    test_vectors, cuda = _checked_vectors(model, ir, vectors, vector_codes, data_dir)
+    files = backend.render(ir, test_vectors, name=name, **options)
     manifest = {
         "format": "difflut-export",
         "target": target,
@@ -157,114 +144,55 @@ def render(model_or_checkpoint, target: str, *, name: str | None = None, vectors
         "num_classes": ir.num_classes,
         "input_shape": list(ir.input_shape),
         "input_format": ir.encoder.input_format.to_dict(),
-        "test_vectors": int(len(codes)),
+        "test_vectors": len(test_vectors),
         "cuda_forward": cuda,
-        "files": {f: _sha256(data) for f, data in sorted(files.items())},
+        "files": {f: sha256_bytes(data) for f, data in sorted(files.items())},
     }
     files[MANIFEST] = _manifest_bytes(manifest)
     return files, manifest
 
 
-def _manifest_bytes(manifest: dict) -> bytes:
-    return (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode()
-
-
-def _write_file(folder: Path, name: str, data: bytes) -> None:
-    with open(folder / name, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def commit_folder(files: dict[str, bytes], out_dir, *, markers: tuple[str, ...] = (MANIFEST,),
-                  before_commit=None) -> None:
-    """Write ``files`` (``{name: bytes}``) as the folder ``out_dir``, atomically: into a temporary folder
-    beside it, then renamed into place, so ``out_dir`` ends as the complete new folder or as it was.
-
-    An existing ``out_dir`` is replaced only when it is empty or holds one of ``markers`` (a previous
-    export): anything else is refused with :class:`ExportError`. ``before_commit(tmp)`` may check or
-    rewrite the files in the temporary folder; an error there leaves ``out_dir`` untouched.
-    """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"output path {str(out)!r} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not any((out / m).is_file() for m in markers):
-        raise ExportError(f"output folder {str(out)!r} is not empty and holds no DiffLUT export "
-                          f"({' or '.join(markers)}); refusing to replace it")
-    parent = out.absolute().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
-    except OSError as e:
-        raise ExportError(f"cannot write the export beside {str(out)!r}: {e.strerror or e}") from None
-    old = None
-    try:
-        for fname in sorted(files):
-            _write_file(tmp, fname, files[fname])
-        if before_commit is not None:
-            before_commit(tmp)
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
-            os.replace(out, old / "export")
-        os.replace(tmp, out)
-    except BaseException as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and (old / "export").exists() and not out.exists():
-            os.replace(old / "export", out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        if isinstance(e, OSError):
-            raise ExportError(f"cannot write the export to {str(out)!r}: {e}") from None
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _check_selftest(folder: Path, name: str, cc: str) -> str:
-    exe = folder / f".{name}_selftest"
-    if shutil.which(cc) is None:
-        raise ExportError(f"--check needs a C compiler: {cc!r} was not found")
-    try:
-        build = subprocess.run([cc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", f"{name}_selftest.c",
-                                "-o", exe.name], cwd=folder, capture_output=True, text=True)
-        if build.returncode:
-            raise ExportError(f"the generated C does not compile with {cc}:\n{build.stderr[-4000:]}")
-        run = subprocess.run([str(exe)], cwd=folder, capture_output=True, text=True)
-        if run.returncode:
-            raise ExportError(f"the C selftest fails:\n{run.stdout[-4000:]}")
-        return run.stdout.strip()
-    finally:
-        if exe.exists():
-            exe.unlink()
-
-
 def export(model_or_checkpoint, target: str, out_dir, *, name: str | None = None, vectors: int = 256,
-           vector_codes=None, optimize: bool = True, check: bool = False, cc: str = "cc",
-           data_dir=None, pipeline="none", lut_style: str = "behavioral") -> dict:
-    """Write the export of ``target`` ("c", "ir" or "verilog") to the folder ``out_dir``, atomically.
+           vector_codes=None, optimize: bool = True, check: bool = False, data_dir=None, **options) -> dict:
+    """Write the export of ``target`` (a registered backend: "c", "ir", "verilog") to the folder ``out_dir``,
+    atomically.
 
     Args:
         model_or_checkpoint: a zoo model in eval mode, or a checkpoint path.
-        name: base name of the files and C prefix (default: the model name).
+        name: base name of the files and C prefix / Verilog top (default: the model name, made an identifier).
         vectors: test vectors (the IR check, the C selftest, the Verilog ``vectors.json``): the first N
             test images of the model's dataset.
         vector_codes: explicit raw input codes instead (B, *input_shape).
         optimize: run :func:`difflut.hw.passes.optimize` on the lowered IR.
-        check: (target c) compile and run the selftest with ``cc`` before committing the export.
-        pipeline, lut_style: (target verilog) see :func:`difflut.hw.verilog.generate`.
+        check: run the backend's check (target c: compile and run the selftest) before committing.
+        options: the target's options, e.g. ``cc`` (c), ``pipeline`` and ``lut_style`` (verilog); one the
+            target does not take is an :class:`ExportError`.
 
     Returns the manifest (also written as ``export.json``). Raises :class:`ExportError` (and
     the lowering's errors for an untrained-mode model or an unfitted encoder); on any error the
     output folder is left as it was.
     """
+    backend = get_backend(target)
+    if check and not backend.has_check:
+        raise ExportError(f"target {target!r} has no check (--check applies to: "
+                          f"{', '.join(_targets_with_check())})")
     files, manifest = render(model_or_checkpoint, target, name=name, vectors=vectors, vector_codes=vector_codes,
-                             optimize=optimize, data_dir=data_dir, pipeline=pipeline, lut_style=lut_style)
+                             optimize=optimize, data_dir=data_dir, **options)
+    full = backend.validate(options)
 
-    def run_selftest(tmp: Path) -> None:
+    def run_check(tmp: Path) -> None:
         nonlocal manifest
-        manifest = dict(manifest, selftest=_check_selftest(tmp, manifest["name"], cc))
-        _write_file(tmp, MANIFEST, _manifest_bytes(manifest))
+        manifest = dict(manifest, selftest=backend.check(tmp, name=manifest["name"], **full))
+        (tmp / MANIFEST).write_bytes(_manifest_bytes(manifest))  # the folder is not committed yet
 
-    commit_folder(files, out_dir, before_commit=run_selftest if check and target == "c" else None)
+    try:
+        commit_folder(files, out_dir, markers=(MANIFEST,), before_commit=run_check if check else None)
+    except OutputError as e:
+        raise ExportError(str(e)) from None
     return manifest
+
+
+def _targets_with_check() -> list[str]:
+    from .backends import BACKENDS
+
+    return [t for t in BACKENDS.names() if BACKENDS.get(t).has_check]

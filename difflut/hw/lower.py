@@ -23,7 +23,6 @@ GroupSum); :class:`NetlistBuilder` and the ``lower_*`` functions are the buildin
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from typing import Callable, Sequence
@@ -33,6 +32,8 @@ from torch import nn
 
 from ..encoders.base import BaseEncoder
 from ..errors import DiffLUTError
+from ..files import library_version
+from ..files import sha256_file as file_sha256
 from ..input_format import InputFormat
 from ..layers import GroupSum
 from ..layers.convolutional import ConvolutionalLayer
@@ -253,27 +254,12 @@ def lower_layers(encoder: BaseEncoder, layers: Sequence[nn.Module], head: GroupS
     wires = builder.encoder_wires().reshape(-1)
     for i, layer in enumerate(layers):
         wires = lower_module(builder, layer, wires, f"layers.{i}")
-    meta = {"model": None, "library_version": _library_version()}
+    meta = {"model": None, "library_version": library_version()}
     meta.update(metadata or {})
     return builder.build(lower_groupsum(head, wires), meta)
 
 
 # -- zoo models -------------------------------------------------------------------------------------
-def _library_version() -> str:
-    from .. import __version__
-
-    return __version__
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 (hex) of a file's bytes, e.g. of a checkpoint."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _same_method(model, owner: type, names: Sequence[str]) -> bool:
     return all(getattr(type(model), n) is getattr(owner, n) for n in names)
 
@@ -371,7 +357,7 @@ def lower(model, input_format: InputFormat | None = None, *, checkpoint_sha256: 
         "model": model.model_name,
         "seed": model.seed,
         "overrides": model.plain_overrides(),
-        "library_version": _library_version(),
+        "library_version": library_version(),
         "state_digest": state_digest(model.state_dict()),
     }
     if checkpoint_sha256 is not None:

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import write_atomic
+from .vectors import TestVectors
+
 
 @dataclass(frozen=True)
 class SimResult:
@@ -51,13 +54,10 @@ def _load_runner(folder: Path):
 
 
 def write_vectors(path, codes, scores, classes) -> Path:
-    """Write a vectors file (the format of ``vectors.json``) for :func:`run_sim`."""
-    from .verilog import vectors_bytes  # (imports amaranth: only when writing vectors)
-
+    """Write a vectors file (the format of ``vectors.json``, :meth:`TestVectors.json_bytes`) for :func:`run_sim`."""
     codes = np.asarray(codes)
-    plain = {"codes": codes.reshape(codes.shape[0], -1), "scores": np.asarray(scores), "classes": np.asarray(classes)}
     path = Path(path)
-    path.write_bytes(vectors_bytes({key: value.astype(np.int64).tolist() for key, value in plain.items()}))
+    write_atomic(path, TestVectors(codes.reshape(codes.shape[0], -1), scores, classes).json_bytes())
     return path
 
 
@@ -65,12 +65,14 @@ def run_sim(folder, simulator: str = "icarus", vectors=None, *, limit: int = 0, 
             build_dir=None) -> SimResult:
     """Build and simulate ``folder``; compare every score and class with the expected vectors.
 
-    ``vectors``: None (the folder's ``vectors.json``), a vectors file path, or ``(codes, scores, classes)``
-    / a dict with those keys. ``limit``: use only the first N vectors (0: all).
+    ``vectors``: None (the folder's ``vectors.json``), a vectors file path, a
+    :class:`~difflut.hw.vectors.TestVectors`, or ``(codes, scores, classes)`` / a dict with those keys. ``limit``: use only the first N vectors (0: all).
     """
     folder = Path(folder).resolve()
     runner = _load_runner(folder)
     with tempfile.TemporaryDirectory(prefix="difflut-sim-") as tmp:
+        if isinstance(vectors, TestVectors):
+            vectors = (vectors.codes, vectors.scores, vectors.classes)
         if isinstance(vectors, dict):
             vectors = (vectors["codes"], vectors["scores"], vectors["classes"])
         if isinstance(vectors, (tuple, list)):

@@ -35,6 +35,7 @@ from typing import Callable
 
 from ..errors import DiffLUTError
 from .synth_netlist import module_stats
+from .synth_report import MD_MARKER, report_markdown
 
 TARGETS = ("xilinx", "ecp5", "ice40", "generic")
 #: default ``family`` per target: Xilinx UltraScale+ (the DWN paper's xcvu9p), LFE5U-85F, iCE40HX8K, 6-LUTs
@@ -46,7 +47,6 @@ REPORT_FORMAT = "difflut-synth-report"
 REPORT_VERSION = 1
 SYNTH_DIR = "synth"
 MARKER = ".difflut-synth"
-MD_MARKER = "<!-- difflut synth report -->"
 #: how each module's role is recognised from its name's ``__``-separated parts (first match wins)
 ROLE_PATTERNS = (("encoder", r"encoder\w*"), ("layers", r"layer\d*\w*"), ("popcount", r"popcount\w*"),
                  ("argmax", r"argmax\w*"))
@@ -508,7 +508,6 @@ def synthesize(folder, *, target: str = "generic", family: str | None = None, cl
         "seconds": round(time.perf_counter() - start, 2),
         "note": VENDOR_NOTE,
     }
-    from .synth_report import report_markdown
 
     _write_atomic(folder / "report.json", json.dumps(report, indent=1, sort_keys=False) + "\n")
     _write_atomic(folder / "report.md", report_markdown(report))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+#: first line of every report.md we write (how a later run knows the file is ours)
+MD_MARKER = "<!-- difflut synth report -->"
+
 ROLE_ORDER = ("encoder", "layers", "popcount", "argmax", "registers", "stream", "other")
 ROLE_TEXT = {"encoder": "encoder (comparators / code tables)", "layers": "LUT layers",
              "popcount": "class popcounts", "argmax": "argmax", "registers": "core (pipeline registers, glue)",
@@ -22,8 +25,6 @@ def _by_inputs(counts: dict) -> str:
 
 def report_markdown(report: dict) -> str:
     """The Markdown text of ``report`` (starts with the marker line that marks the file as ours)."""
-    from .synth import MD_MARKER
-
     d, t, tools, timing = report["design"], report["total"], report["tools"], report["timing"]
     tool_line = tools["yosys"] + (f" ({tools['yosys_package']})" if tools.get("yosys_package") else "")
     if tools.get("nextpnr"):

@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from amaranth.lib.wiring import In
 
+from ..files import OutputError, commit_folder
 from ..resources import candidate_folders, find_folder
-from .evaluate import check_codes, evaluate_ir
-from .export import MANIFEST, ExportError, commit_folder
+from .backends.base import MANIFEST, ExportError
 from .ir import NetlistIR
+from .names import check_name
+from .vectors import TestVectors
 from .rtl.core import Core
 from .rtl.lut_layer import LUT_STYLES
 from .rtl.pipeline import PipelinePlan, popcount_depth
@@ -46,7 +46,7 @@ SIM_FILES = ("tb_difflut.py", "run_sim.py")
 def testbench_dir() -> Path:
     """The folder holding the cocotb testbench files (``SIM_FILES``): ``sim/`` of a source checkout, or
     ``share/difflut/sim`` of an installed wheel (:func:`difflut.resources.find_folder`). Raises
-    :class:`~difflut.hw.export.ExportError` if none holds them."""
+    :class:`~difflut.hw.backends.ExportError` if none holds them."""
     folder = find_folder("sim", SIM_FILES)
     if folder is None:
         raise ExportError(f"the cocotb testbench files {', '.join(SIM_FILES)} were not found; looked in "
@@ -75,12 +75,6 @@ class VerilogDesign:
     params: dict
 
 
-def _check_name(name: str) -> str:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        raise ValueError(f"name must be a plain Verilog identifier, got {name!r}")
-    return name
-
-
 def _plain_module_names(text: str) -> str:
     """Amaranth names submodules ``\\top.core.layer0``; rename them ``top__core__layer0``."""
     escaped = sorted(set(re.findall(r"^module \\(\S+) ", text, flags=re.M)), key=len, reverse=True)
@@ -100,7 +94,7 @@ def generate(ir: NetlistIR, *, pipeline="none", lut_style: str = "behavioral", n
         raise TypeError(f"ir must be a NetlistIR, got {type(ir).__name__}")
     if lut_style not in LUT_STYLES:
         raise ValueError(f"lut_style must be one of {LUT_STYLES}, got {lut_style!r}")
-    _check_name(name)
+    check_name(name)
     wide = next((layer for layer in ir.layers if layer.k > 6), None)
     if lut_style == "xilinx" and wide is not None:
         raise ValueError(f"lut_style='xilinx' maps one node to one LUT6 and needs k <= 6; layer {wide.name!r} has "
@@ -155,44 +149,8 @@ def generate(ir: NetlistIR, *, pipeline="none", lut_style: str = "behavioral", n
     return VerilogDesign(text, params)
 
 
-def normalize_vectors(ir: NetlistIR, vectors) -> dict:
-    """``vectors``: a dict with ``codes`` (B, *input_shape) or (B, F) and optionally ``scores`` (B, C)
-    and ``classes`` (B,), or a tuple ``(codes, scores, classes)``. Missing expectations are computed
-    with :func:`difflut.hw.evaluate.evaluate_ir`. Returns plain lists (what ``vectors.json`` holds)."""
-    if isinstance(vectors, (tuple, list)):
-        if len(vectors) != 3:
-            raise ValueError("vectors as a sequence must be (codes, scores, classes)")
-        vectors = dict(zip(("codes", "scores", "classes"), vectors))
-    if not isinstance(vectors, dict) or "codes" not in vectors:
-        raise ValueError("vectors must be a dict with 'codes' (and optionally 'scores', 'classes')")
-    codes = check_codes(ir, vectors["codes"])
-    scores, classes = vectors.get("scores"), vectors.get("classes")
-    if scores is None or classes is None:
-        got_scores, got_classes = evaluate_ir(ir, codes)
-        scores = got_scores if scores is None else scores
-        classes = got_classes if classes is None else classes
-    scores, classes = np.asarray(scores), np.asarray(classes)
-    batch, num_classes = codes.shape[0], ir.num_classes
-    if scores.shape != (batch, num_classes) or classes.shape != (batch,):
-        raise ValueError(f"expected scores ({batch}, {num_classes}) and classes ({batch},), "
-                         f"got {scores.shape} and {classes.shape}")
-    return {"codes": codes.astype(np.int64).tolist(), "scores": scores.astype(np.int64).tolist(),
-            "classes": classes.astype(np.int64).tolist()}
-
-
 def _json_bytes(obj) -> bytes:
     return (json.dumps(obj, sort_keys=True, indent=1) + "\n").encode()
-
-
-def vectors_bytes(vectors: dict) -> bytes:
-    """``vectors.json`` of plain lists ``codes`` (B, F), ``scores`` (B, C), ``classes`` (B,): one vector
-    per line, compact and diff-friendly."""
-    lines = ['{"format": "difflut-vectors", "vectors": [']
-    rows = zip(vectors["codes"], vectors["scores"], vectors["classes"])
-    body = [json.dumps({"codes": c, "scores": s, "class": k}, separators=(",", ":")) for c, s, k in rows]
-    lines.append(",\n".join(body))
-    lines.append("]}")
-    return ("\n".join(lines) + "\n").encode()
 
 
 def readme_text(params: dict) -> str:
@@ -243,9 +201,9 @@ def verilog_files(ir: NetlistIR, *, pipeline="none", lut_style: str = "behaviora
     if lut_style == "xilinx":
         files["LUT6.v"] = _LUT6_MODEL.encode()
     if vectors is not None:
-        vec = normalize_vectors(ir, vectors)
-        files["vectors.json"] = vectors_bytes(vec)
-        params["vectors"] = {"file": "vectors.json", "count": len(vec["codes"])}
+        vec = TestVectors.of(ir, vectors)
+        files["vectors.json"] = vec.json_bytes()
+        params["vectors"] = {"file": "vectors.json", "count": len(vec)}
     else:
         params["vectors"] = None
     sim_dir = testbench_dir()
@@ -260,8 +218,11 @@ def verilog_files(ir: NetlistIR, *, pipeline="none", lut_style: str = "behaviora
 def export_verilog(ir: NetlistIR, out_dir, *, pipeline="none", lut_style: str = "behavioral", vectors=None,
                    name: str = "difflut") -> dict:
     """Write the self-standing Verilog folder of ``ir`` to ``out_dir`` (atomically, see
-    :func:`~difflut.hw.export.commit_folder`: an existing folder is replaced only if it is a previous
-    export); returns the params."""
+    :func:`difflut.files.commit_folder`: an existing folder is replaced only if it is a previous
+    export); returns the params. ``vectors``: see :meth:`difflut.hw.vectors.TestVectors.of`."""
     files, params = verilog_files(ir, pipeline=pipeline, lut_style=lut_style, vectors=vectors, name=name)
-    commit_folder(files, out_dir, markers=("params.json", MANIFEST))
+    try:
+        commit_folder(files, out_dir, markers=("params.json", MANIFEST))
+    except OutputError as e:
+        raise ExportError(str(e)) from None
     return params
