@@ -25,7 +25,7 @@ from .formula import rows_to_ints
 from .ir import CONST0, CONST1, NetlistIR
 
 #: a table shared by at least this many LUTs of one layer is computed by a loop
-LOOP_MIN_LUTS = 32
+LOOP_MIN_LUTS = 8
 
 
 @dataclass(frozen=True)
