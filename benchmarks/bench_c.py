@@ -1,11 +1,14 @@
-"""MNIST images/s on one CPU core (thread CPU time, best of several passes): the C backend's batch API vs the PyTorch eval forward vs the numpy
+"""Images/s on one CPU core (thread CPU time, best of several passes): the C backend's batch API vs the PyTorch eval forward vs the numpy
 IR evaluator, same run, same images; plus export time, header size and compile time.
 
-    python benchmarks/bench_c.py [--checkpoint m.pt] [--images 10000] [--repeats 5] [--cflags "-O2"]
+    python benchmarks/bench_c.py [--checkpoint m.pt | --model NAME] [--synthetic] [--images 10000] [--repeats 5]
+                                 [--cflags "-O2"]
 
-Without a checkpoint the model is an untrained ``mnist_fc_8k_dwn`` (2000 + 6000 LUTs) with its
-encoder fitted on 10,000 training images: the speed does not depend on training. All three
-backends must give identical class scores and predicted classes (checked); the script exits 1 otherwise.
+Without a checkpoint the model is an untrained zoo model (default ``mnist_fc_8k_dwn``, 2000 + 6000
+LUTs) with its encoder fitted on 10,000 training images: the speed does not depend on training.
+``--synthetic``: seeded random uint8 images instead of the data set (e.g. ``--model cifar10_conv
+--synthetic --images 200`` where CIFAR-10 cannot be downloaded). All three backends must give
+identical class scores and predicted classes (checked); the script exits 1 otherwise.
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ import numpy as np
 import torch
 
 from difflut.checkpoint import load
-from difflut.data import load_mnist
+from difflut.data import load_dataset
 from difflut.hw.evaluate import evaluate_ir
 from difflut.hw.export import build_ir, export
-from difflut.models import get_model
+from difflut.models import get_model, list_models
 
 DRIVER = r"""
 #define _POSIX_C_SOURCE 199309L
@@ -93,6 +96,8 @@ def best_of(fn, repeats):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", default=None)
+    p.add_argument("--model", default="mnist_fc_8k_dwn", choices=list_models(), help="zoo model without --checkpoint")
+    p.add_argument("--synthetic", action="store_true", help="seeded random uint8 images instead of the data set")
     p.add_argument("--images", type=int, default=10000)
     p.add_argument("--repeats", type=int, default=5, help="C and numpy passes (best counts)")
     p.add_argument("--torch-repeats", type=int, default=2, help="PyTorch passes (slow)")
@@ -104,14 +109,19 @@ def main(argv=None) -> int:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core for everything
 
-    test_x, _ = load_mnist("test")
-    images = test_x[: args.images]
-    if args.checkpoint:
-        model, source = load(args.checkpoint), args.checkpoint
-    else:
-        train_x, _ = load_mnist("train")
-        model = get_model("mnist_fc_8k_dwn", seed=0).fit_encoder(train_x[:10000]).eval()
-        source = None
+    model = load(args.checkpoint) if args.checkpoint else get_model(args.model, seed=0)
+    source = args.checkpoint
+
+    def split(name, count):
+        if args.synthetic:
+            generator = torch.Generator().manual_seed(0 if name == "train" else 1)
+            return torch.randint(0, 256, (count, *model.input_shape), dtype=torch.uint8, generator=generator)
+        return load_dataset(model.dataset, name)[0][:count]
+
+    images = split("test", args.images)
+    if not args.checkpoint:
+        model = model.fit_encoder(split("train", 10000)).eval()
+    data = f"{'synthetic' if args.synthetic else model.dataset} test images"
     name = model.model_name
     codes = images.numpy()
     with tempfile.TemporaryDirectory() as tmp:
@@ -152,7 +162,7 @@ def main(argv=None) -> int:
             ("numpy IR evaluator", numpy_s)]
     print(f"model {name}: {model.num_nodes:,} LUTs ({manifest['num_luts']:,} after optimisation), "
           f"{'checkpoint ' + args.checkpoint if args.checkpoint else 'untrained, encoder fitted'}; "
-          f"{n:,} MNIST test images, one core (thread CPU time), best of {args.repeats} (PyTorch {args.torch_repeats})")
+          f"{n:,} {data}, one core (thread CPU time), best of {args.repeats} (PyTorch {args.torch_repeats})")
     print()
     print("| backend | time (s) | images/s | vs PyTorch |")
     print("| --- | ---: | ---: | ---: |")

@@ -221,3 +221,16 @@ def test_random_models_of_every_node_type_and_encoder_pytorch_ir_c_agree(tmp_pat
         scores, classes = check_against_evaluator(tmp_path, ir, codes.numpy(), name=f"m_{encoder_name}")
         assert np.array_equal(scores, expected.numpy())
         assert np.array_equal(classes, expected.argmax(1).numpy())
+
+
+def test_unoptimised_ir_gives_the_code_of_its_optimised_form():
+    """generate_header runs passes.optimize: only the comment naming the given IR (digest, sizes) differs."""
+    from difflut.hw.c_header import ir_digest
+    from difflut.hw.passes import optimize
+
+    ir = random_ir(201, ks=[2, 4, 6], widths=(30, 25, 20), num_classes=4, const_p=0.2)
+    optimised = optimize(ir)[0]
+    assert optimised.num_luts < ir.num_luts
+    raw, opt = generate_header(ir, "m").splitlines(), generate_header(optimised, "m").splitlines()
+    assert ir_digest(ir) in raw[1] and ir_digest(optimised) in opt[1]
+    assert raw[2] != opt[2] and raw[3:] == opt[3:]
