@@ -135,6 +135,7 @@ def cmd_eval(args) -> int:
     from .checkpoint import load
     from .training import evaluate
 
+    _import_models(args)
     device = _device(args.device)
     model = load(args.checkpoint, device=device)
     dataset = args.dataset or model.checkpoint_metadata.get("dataset") or model.dataset
@@ -286,6 +287,7 @@ def cmd_demo(args) -> int:
 def cmd_export(args) -> int:
     from .hw.export import export
 
+    _import_models(args)
     start = time.perf_counter()
     manifest = export(args.checkpoint, args.target, args.out, name=args.name, vectors=args.vectors,
                       check=args.check, data_dir=args.data_dir, pipeline=args.pipeline, lut_style=args.lut_style)
@@ -306,6 +308,19 @@ def _pipeline(text: str) -> str:
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
+
+
+def _import_models(args) -> None:
+    """--import MODULE: the modules defining a checkpoint's user model class (imported only when named)."""
+    from .models.zoo import import_model_modules
+
+    import_model_modules(args.imports)
+
+
+def _add_import_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first: it defines the checkpoint's model class (a user model; "
+                             "a checkpoint never makes difflut import anything itself)")
 
 
 # -- sim -----------------------------------------------------------------------------------------
@@ -380,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, default=1024)
     s.add_argument("--device", default=None)
     s.add_argument("--data-dir", default=None)
+    _add_import_option(s)
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("demo", help="train a small MNIST model on the bundled data, evaluate, report")
@@ -412,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lut-style", default="behavioral", choices=["behavioral", "xilinx"],
                    help="verilog: behavioural LUTs or LUT6 primitives")
     s.add_argument("--data-dir", default=None)
+    _add_import_option(s)
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("sim", help="simulate an exported Verilog folder against its test vectors (cocotb)")
