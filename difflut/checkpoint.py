@@ -98,7 +98,9 @@ def _model_class(ckpt: dict, path) -> type:
     for part in qualname.split("."):
         obj = getattr(obj, part, None)
     if not (isinstance(obj, type) and issubclass(obj, BaseModel)):
-        raise CheckpointError(f"{str(path)!r}: module {module_name!r} has no model class {qualname!r}")
+        hint = (" (the class was defined in a script run as __main__: define it in a module and import it)"
+                if module_name == "__main__" else "")
+        raise CheckpointError(f"{str(path)!r}: module {module_name!r} has no model class {qualname!r}{hint}")
     return obj
 
 

@@ -10,7 +10,8 @@
   Any other float (normalised data, blurred or resized images) has no hardware code and is refused
   with the reason;
 * **shapes**: ``(B, *input_shape)``, the same with singleton dimensions added or removed (MNIST
-  ``(B, 1, 28, 28)``), or flattened ``(B, prod(input_shape))`` in row-major order (``Tensor.flatten(1)``).
+  ``(B, 1, 28, 28)``), or flattened ``(B, prod(input_shape))`` in row-major order (``Tensor.flatten(1)``);
+  a model with a flat ``input_shape = (F,)`` takes any sample shape of F values, flattened row-major.
 
 Bool and complex data are refused.
 """
@@ -49,7 +50,9 @@ def _reshape(x: torch.Tensor, input_shape: tuple[int, ...], who: str) -> torch.T
     sample = tuple(x.shape[1:])
     if x.dim() >= 1 and sample != input_shape:
         flat = math.prod(input_shape)
-        if sample == (flat,) or (math.prod(sample) == flat and _same_without_singletons(sample, input_shape)):
+        same_count = math.prod(sample) == flat
+        if same_count and (sample == (flat,) or len(input_shape) == 1
+                           or _same_without_singletons(sample, input_shape)):
             return x.reshape(x.shape[0], *input_shape)
     if x.dim() < 1 or sample != input_shape:
         dims = ", ".join(map(str, input_shape))
