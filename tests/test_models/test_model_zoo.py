@@ -1,4 +1,5 @@
-"""The model zoo: registry, overrides, seeding, shapes, eval semantics (bit-exact), fault injection."""
+"""The model zoo (the path the model-zoo documentation names): registry, overrides, seeding, shapes, inputs,
+eval semantics (bit-exact), fault injection."""
 
 import pytest
 import torch
