@@ -168,6 +168,12 @@ def test_recipe_arguments_are_checked():
         TinyConv(num_classes=10)
     assert MyNet().input_shape == (28, 28) and MyNet().model_name == "my_net"
 
+    class NoTau(TinyConv):
+        defaults = dict(TinyConv.defaults, tau=None)
+
+    with pytest.raises(ValueError, match="set tau in defaults"):
+        NoTau()
+
 
 def test_seed_document_names():
     assert get_model("mnist_bitflip_0", layer_widths=(60, 30)).model_name == "mnist_bitflip_none"

@@ -104,7 +104,10 @@ class BaseModel(nn.Module, ABC):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self._build_layers()
-        self.head = GroupSum(self.num_classes, self.config.get("tau"))
+        if self.config.get("tau") is None:
+            raise ValueError(f"model {self.model_name!r}: set tau in defaults (or layer_widths, from which "
+                             f"tau = sqrt(bits per class) follows)")
+        self.head = GroupSum(self.num_classes, self.config["tau"])
         if self.config.get("use_cuda"):
             if not torch.cuda.is_available():
                 raise RuntimeError("use_cuda=True but CUDA is not available on this machine")

@@ -327,3 +327,17 @@ def test_cifar_conv_keeps_the_spatial_structure_and_eval_is_binary():
     assert torch.equal(pooled, x.view(2, 3, 4, 2, 4, 2).amax((3, 5)))  # OR of each 2x2 window
     with pytest.raises(InputError, match=r"\(batch, 3, 32, 32\)"):
         model(images[:, :, :28, :28])
+
+
+def test_every_code_survives_the_usual_float_forms():
+    """All 256 codes as float32 / float64 ``c / 255``, ``c * (1 / 255)`` and via float64 -> float32 map back exactly;
+    a value half a step away is refused."""
+    from difflut.models.inputs import as_codes
+
+    fmt, codes = BaseModel.input_format, torch.arange(256).reshape(1, 16, 16)
+    forms = [codes.float() / 255, codes.double() / 255, codes.float() * (1 / 255), (codes.double() / 255).float(),
+             torch.from_numpy(codes.numpy() / 255.0)]
+    for form in forms:
+        assert torch.equal(as_codes(form, fmt, (16, 16)), codes)
+    with pytest.raises(InputError, match="exact multiples of 1/255"):
+        as_codes(torch.full((1, 16, 16), 100.5 / 255), fmt, (16, 16))
