@@ -82,7 +82,7 @@ def _model_class(ckpt: dict, path) -> type:
     if name in MODELS and (recorded is None or recorded.split(".")[0] == "difflut"
                            or class_path(MODELS.get(name)) == recorded):
         return MODELS.get(name)
-    if not isinstance(recorded, str) or ":" not in recorded:
+    if not isinstance(recorded, str) or ":" not in recorded or recorded.split(".")[0] == "difflut":
         raise CheckpointError(
             f"{str(path)!r} holds model {name!r}, which this DiffLUT ({_library_version()}, checkpoint from "
             f"{ckpt['library_version']}) does not know; known models: {', '.join(MODELS.names())}"
