@@ -7,6 +7,7 @@ A checkpoint is a ``torch.save`` file holding only tensors and plain containers
         "format": "difflut-checkpoint", "format_version": 1,
         "library_version": "0.1.0",
         "model_name": "mnist_fc_8k_linear",
+        "model_class": "difflut.models.mnist:MNISTLinearSmall",   # module:qualname of the model's class
         "seed": 0,
         "overrides": {...},          # what get_model was given (lists for tuples)
         "config": {...},             # the resolved configuration, for checking
@@ -40,6 +41,8 @@ _KEYS = {"format", "format_version", "library_version", "model_name", "seed", "o
          "state_dict", "digest", "metadata"}
 #: configuration keys that do not change the saved function (the device)
 _DEVICE_KEYS = ("use_cuda",)
+#: entries a checkpoint may lack (written since: ``model_class``, the ``module:qualname`` of the model's class)
+_OPTIONAL_KEYS = {"model_class"}
 
 
 class CheckpointError(DiffLUTError, ValueError):
@@ -56,6 +59,43 @@ def state_digest(state: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
+def class_path(cls: type) -> str:
+    """``module:qualname`` of a model class (what a checkpoint records)."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _model_class(ckpt: dict, path) -> type:
+    """The class that rebuilds a checkpoint's model: the registered one, or the recorded class if its module
+    is already imported (a checkpoint never makes DiffLUT import anything)."""
+    import sys
+
+    name, recorded = ckpt["model_name"], ckpt.get("model_class")
+    if name in MODELS and (recorded is None or recorded.split(".")[0] == "difflut"
+                           or class_path(MODELS.get(name)) == recorded):
+        return MODELS.get(name)
+    if not isinstance(recorded, str) or ":" not in recorded or recorded.split(".")[0] == "difflut":
+        raise CheckpointError(
+            f"{str(path)!r} holds model {name!r}, which this DiffLUT ({library_version()}, checkpoint from "
+            f"{ckpt['library_version']}) does not know; known models: {', '.join(MODELS.names())}"
+        )
+    module_name, qualname = recorded.split(":", 1)
+    obj = sys.modules.get(module_name)
+    if obj is None:
+        raise CheckpointError(
+            f"{str(path)!r} holds model {name!r} of class {recorded}, whose module {module_name!r} is not "
+            f"imported: import it first (command line: --import {module_name}); DiffLUT never imports a "
+            f"checkpoint's module by itself"
+        )
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    base = sys.modules.get("difflut.models.base")  # imported by any BaseModel subclass (no import edge here)
+    if not (isinstance(obj, type) and base is not None and issubclass(obj, base.BaseModel)):
+        hint = (" (the class was defined in a script run as __main__: define it in a module and import it)"
+                if module_name == "__main__" else "")
+        raise CheckpointError(f"{str(path)!r}: module {module_name!r} has no model class {qualname!r}{hint}")
+    return obj
+
+
 def save_checkpoint(model, path, metadata: dict | None = None) -> None:
     """Write ``model`` (a zoo :class:`~difflut.models.BaseModel`) to ``path`` atomically."""
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -64,6 +104,7 @@ def save_checkpoint(model, path, metadata: dict | None = None) -> None:
         "format_version": FORMAT_VERSION,
         "library_version": library_version(),
         "model_name": model.model_name,
+        "model_class": class_path(type(model)),
         "seed": model.seed,
         "overrides": model.plain_overrides(),
         "config": to_plain(model.config, "config"),
@@ -109,7 +150,7 @@ def read_checkpoint(path) -> dict[str, Any]:
 
 def _check_entries(ckpt: dict, where: str) -> None:
     """Raise :class:`CheckpointError` naming the first entry of ``ckpt`` with a wrong key set or type."""
-    missing, extra = _KEYS - set(ckpt), set(ckpt) - _KEYS
+    missing, extra = _KEYS - set(ckpt), set(ckpt) - _KEYS - _OPTIONAL_KEYS
     if missing:
         raise CheckpointError(f"{where!r} is missing checkpoint entries: {', '.join(sorted(missing))}")
     if extra:
@@ -118,6 +159,8 @@ def _check_entries(ckpt: dict, where: str) -> None:
                 "seed": (int, "an integer"), "overrides": (dict, "a dict"), "config": (dict, "a dict"),
                 "state_dict": (dict, "a dict of tensors"), "digest": (str, "a string"),
                 "metadata": (dict, "a dict")}
+    if "model_class" in ckpt:
+        expected["model_class"] = (str, "a string")
     for key, (kind, what) in expected.items():
         if not isinstance(ckpt[key], kind) or isinstance(ckpt[key], bool):
             raise CheckpointError(f"{where!r}: entry {key!r} must be {what}, got {type(ckpt[key]).__name__}")
@@ -178,19 +221,17 @@ def load_into(model, path, strict_config: bool = True, _ckpt: dict | None = None
 def load(path, device: str | torch.device | None = None):
     """Rebuild the model saved in ``path`` (name, seed and overrides from the file) and load it.
 
-    ``device``: where to put the model (default CPU). Returns the model in eval mode.
+    ``device``: where to put the model (default CPU). Returns the model in eval mode. A model class that
+    is not registered (a user's BaseModel subclass) is found by the ``module:qualname`` the checkpoint
+    records, only if that module is already imported.
     """
     ckpt = read_checkpoint(path)
     name = ckpt["model_name"]
-    if name not in MODELS:
-        raise CheckpointError(
-            f"{str(path)!r} holds model {name!r}, which this DiffLUT ({library_version()}, checkpoint from "
-            f"{ckpt['library_version']}) does not know; known models: {', '.join(MODELS.names())}"
-        )
+    cls = _model_class(ckpt, path)
     overrides = {k: (tuple(v) if isinstance(v, list) else v) for k, v in ckpt["overrides"].items()
                  if k not in _DEVICE_KEYS}
     try:
-        model = MODELS.get(name)(seed=ckpt["seed"], **overrides)
+        model = cls(seed=ckpt["seed"], **overrides)
     except (TypeError, ValueError, RuntimeError, DiffLUTError) as e:
         raise CheckpointError(f"{str(path)!r}: cannot rebuild {name!r} from its stored overrides: {e}") from None
     load_into(model, path, _ckpt=ckpt)

@@ -121,6 +121,7 @@ def cmd_eval(args) -> int:
     from .checkpoint import load
     from .training import evaluate
 
+    _import_models(args)
     device = device_or_exit(args.device)
     model = load(args.checkpoint, device=device)
     dataset = args.dataset or model.checkpoint_metadata.get("dataset") or model.dataset
@@ -174,6 +175,7 @@ def _add_export_arguments(s: argparse.ArgumentParser) -> None:
 def cmd_export(args) -> int:
     from .hw.export import export
 
+    _import_models(args)
     options = {name: getattr(args, name) for name in _target_options() if getattr(args, name) is not None}
     start = time.perf_counter()
     manifest = export(args.checkpoint, args.target, args.out, name=args.name, vectors=args.vectors,
@@ -185,6 +187,19 @@ def cmd_export(args) -> int:
     if "selftest" in manifest:
         print(manifest["selftest"])
     return 0
+
+
+def _import_models(args) -> None:
+    """--import MODULE: the modules defining a checkpoint's user model class (imported only when named)."""
+    from .models.zoo import import_model_modules
+
+    import_model_modules(args.imports)
+
+
+def _add_import_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first: it defines the checkpoint's model class (a user model; "
+                             "a checkpoint never makes difflut import anything itself)")
 
 
 # -- sim -----------------------------------------------------------------------------------------
@@ -259,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, default=1024)
     s.add_argument("--device", default=None)
     s.add_argument("--data-dir", default=None)
+    _add_import_option(s)
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("demo", help="train a small MNIST model on the bundled data, evaluate, report")
@@ -285,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", default=None, help="file base name and C prefix (default: the model name)")
     _add_export_arguments(s)
     s.add_argument("--data-dir", default=None)
+    _add_import_option(s)
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("sim", help="simulate an exported Verilog folder against its test vectors (cocotb)")

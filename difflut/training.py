@@ -42,6 +42,11 @@ def _check_data(images, labels, what: str) -> None:
         raise ValueError(f"{what}: no samples")
 
 
+def _as_data(model, images, labels):
+    """Images as the model takes them (:meth:`BaseModel.to_codes`: ints, exact floats, numpy) and labels as a tensor."""
+    return model.to_codes(images), torch.as_tensor(labels)
+
+
 def evaluate(model, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1024,
              flip_rate: float = 0.0, seed: int = 0) -> float:
     """Eval-mode (hardware) accuracy in [0, 1] of ``model`` on integer ``images``.
@@ -49,6 +54,7 @@ def evaluate(model, images: torch.Tensor, labels: torch.Tensor, batch_size: int 
     ``flip_rate`` > 0 flips each input bit of every LUT layer with that probability
     (fault injection, seeded by ``seed``; see :meth:`BaseModel.inject_faults`).
     """
+    images, labels = _as_data(model, images, labels)
     _check_data(images, labels, "evaluate")
     with model.inject_faults(flip_rate, seed=seed):
         predicted = model.predict(images, batch_size=batch_size)
@@ -76,7 +82,8 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
     """Train ``model`` in place; returns one dict per epoch (loss, train/val accuracy, samples/s).
 
     Args:
-        train_images, train_labels: integer images (N, *input_shape) and int64 labels (N,).
+        train_images, train_labels: images (N, *input_shape) as the model takes them (integer codes, or
+            floats equal to the codes' values, e.g. uint8 / 255; see :meth:`BaseModel.to_codes`) and int64 labels (N,).
         val_images, val_labels: the data that picks the best epoch (default: the training data).
         lr: Adam's learning rate (default: ``model.default_lr``, set per model).
         schedule: ``"constant"``, or ``"cosine"`` (per step from ``lr`` down to 0 at the last step).
@@ -93,9 +100,11 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
             schedule, where a small validation split mostly picks noise).
     Returns: the history; the model ends in eval mode holding the kept epoch's weights.
     """
+    train_images, train_labels = _as_data(model, train_images, train_labels)
     _check_data(train_images, train_labels, "train")
     if val_images is None:
         val_images, val_labels = train_images, train_labels
+    val_images, val_labels = _as_data(model, val_images, val_labels)
     _check_data(val_images, val_labels, "validation")
     for name, v in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:

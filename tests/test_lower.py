@@ -272,14 +272,14 @@ def test_training_mode_unfitted_and_hooks_are_refused(mnist):
 
 def test_unknown_structures_are_refused(mnist):
     images, _ = mnist
-    with pytest.raises(LoweringError, match="zoo model"):
+    with pytest.raises(LoweringError, match="takes a difflut model"):
         lower(nn.Linear(3, 4))
 
     class Rewired(type(get_model("mnist_fc_8k_dwn", **TINY_FC))):
         def _forward_impl(self, bits):
             return super()._forward_impl(1 - bits)
 
-    with pytest.raises(LoweringError, match="structure"):
+    with pytest.raises(LoweringError, match="overrides _forward_impl, so its function is not"):
         lower(Rewired(**TINY_FC).fit_encoder(images).eval())
 
     base = type(get_model("mnist_fc_8k_dwn", **TINY_FC))
@@ -292,9 +292,16 @@ def test_unknown_structures_are_refused(mnist):
         def to_float(self, images):
             return 1 - super().to_float(images)
 
-    for cls in (LastMaxWins, Inverted):
-        with pytest.raises(LoweringError, match="structure"):
+    for cls, method in ((LastMaxWins, "predict"), (Inverted, "to_float")):
+        with pytest.raises(LoweringError, match=f"overrides {method}, so"):
             lower(cls(**TINY_FC).fit_encoder(images).eval())
+
+    class WithReLU(base):  # a stage the lowering has no hardware form for
+        def stages(self):
+            return [*self.layers, nn.ReLU()]
+
+    with pytest.raises(LoweringError, match=r"stages\.2: cannot lower layer type ReLU"):
+        lower(WithReLU(**TINY_FC).fit_encoder(images).eval())
 
     class Halved(GroupSum):
         def forward(self, x):

@@ -104,7 +104,8 @@ def _checked_vectors(model, ir: NetlistIR, vectors, vector_codes, data_dir) -> t
             raise ExportError(f"vectors must be a positive int, got {vectors!r}")
         codes = default_vectors(model, vectors, data_dir)
     else:
-        codes = np.asarray(vector_codes)
+        codes = vector_codes
+    codes = model.to_codes(codes).cpu().numpy()  # the model's input rules (exact floats, shapes, numpy)
     scores, predicted = expected_outputs(model, codes)
     cuda = cuda_check(model, codes, scores, predicted)
     ir_scores, ir_predicted = evaluate_ir(ir, codes)

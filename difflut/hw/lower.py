@@ -17,7 +17,7 @@ While lowering, the value of every stage is an int64 array of wire ids shaped li
 PyTorch tensor at that point (e.g. ``(C, H, W)`` before a convolution), so each PyTorch reshape,
 permutation and index is mirrored by the same numpy operation on wire ids.
 
-Entry points: :func:`lower` (a zoo model) and :func:`lower_layers` (a bare encoder + layers +
+Entry points: :func:`lower` (any :class:`~difflut.models.BaseModel`, from its declaration) and :func:`lower_layers` (a bare encoder + layers +
 GroupSum); :class:`NetlistBuilder` and the ``lower_*`` functions are the building blocks.
 """
 
@@ -40,8 +40,7 @@ from ..layers.convolutional import ConvolutionalLayer
 from ..layers.learnable_layer import LearnableLayer
 from ..layers.random_layer import RandomLayer
 from ..models.base import BaseModel
-from ..models.cifar10 import CIFAR10Conv, OrPool2d
-from ..models.mnist import MNISTFullyConnected
+from ..models.cifar10 import OrPool2d
 from ..nodes.base import BaseNode
 from .encoder_form import EncoderHardwareForm
 from .ir import CONST0, CONST1, MAX_IR_K, LUTLayer, NetlistIR
@@ -259,66 +258,80 @@ def lower_layers(encoder: BaseEncoder, layers: Sequence[nn.Module], head: GroupS
     return builder.build(lower_groupsum(head, wires), meta)
 
 
-# -- zoo models -------------------------------------------------------------------------------------
-def _same_method(model, owner: type, names: Sequence[str]) -> bool:
-    return all(getattr(type(model), n) is getattr(owner, n) for n in names)
+# -- models -------------------------------------------------------------------------------------------
+#: the BaseModel methods that make up the eval function; a model that overrides one computes something
+#: its declaration (encoder, encoder_layout, stages, head) does not say, and is refused
+_PIPELINE_METHODS = ("forward", "encode", "to_float", "to_codes", "class_scores", "predict", "_chunks",
+                     "_encode", "_forward_impl")
 
 
-def _lower_fully_connected(model, fmt: InputFormat) -> tuple[NetlistBuilder, np.ndarray]:
-    """MNISTFullyConnected: feature-major encoder bits -> ``model.layers``; returns (builder, output wires)."""
-    encoder = model.encoder
-    if tuple(encoder.feature_shape) != tuple(model.input_shape):
-        raise LoweringError(f"{model.model_name}: encoder fitted on feature shape {encoder.feature_shape}, "
-                            f"the model's input is {model.input_shape}")
-    form = lower_encoder(encoder, fmt, what=f"{model.model_name}.encoder")
-    builder = NetlistBuilder(model.input_shape, form)
-    wires = builder.encoder_wires().reshape(-1)
-    for i, layer in enumerate(model.layers):
-        wires = lower_module(builder, layer, wires, f"layers.{i}")
-    return builder, wires
+def _check_declared(model: BaseModel) -> None:
+    overridden = [m for m in _PIPELINE_METHODS if getattr(type(model), m) is not getattr(BaseModel, m)]
+    if overridden:
+        raise LoweringError(
+            f"cannot lower model {model.model_name!r} ({type(model).__name__}): it overrides "
+            f"{', '.join(overridden)}, so its function is not the one its declaration (encoder, encoder_layout, "
+            f"stages(), head) describes; declare the layers in stages() and keep BaseModel's pipeline, or use "
+            f"lower_layers for a bare encoder + layers + GroupSum")
 
 
-def _lower_cifar_conv(model, fmt: InputFormat) -> tuple[NetlistBuilder, np.ndarray]:
-    """CIFAR10Conv: per-channel encoder, bits (C*n, H, W) -> [conv -> OR-pool] x 2 -> flatten -> FCs."""
-    c, h, w = model.input_shape
-    if tuple(model.encoder.feature_shape) != (c,):
-        raise LoweringError(f"{model.model_name}: encoder fitted on feature shape {model.encoder.feature_shape}, "
+def _lower_encoder_stage(model: BaseModel, fmt: InputFormat) -> tuple[NetlistBuilder, np.ndarray]:
+    """The encoder in the model's ``encoder_layout`` -> (builder, wire ids shaped like one encoded sample)."""
+    encoder, what = model.encoder, f"{model.model_name}.encoder"
+    if model.encoder_layout == "flat":
+        if tuple(encoder.feature_shape) != tuple(model.input_shape):
+            raise LoweringError(f"{what}: fitted on feature shape {tuple(encoder.feature_shape)}, "
+                                f"the model's input is {tuple(model.input_shape)}")
+        builder = NetlistBuilder(model.input_shape, lower_encoder(encoder, fmt, what=what))
+        return builder, builder.encoder_wires().reshape(-1)
+    c, h, w = model.input_shape  # "channels": per-channel thresholds shared by all positions
+    if tuple(encoder.feature_shape) != (c,):
+        raise LoweringError(f"{what}: fitted on feature shape {tuple(encoder.feature_shape)}, "
                             f"expected per-channel thresholds ({c},)")
     # input feature (c, y, x) uses encoder feature c
-    form = lower_encoder(model.encoder, fmt, np.repeat(np.arange(c), h * w), what=f"{model.model_name}.encoder")
+    form = lower_encoder(encoder, fmt, np.repeat(np.arange(c), h * w), what=what)
     builder = NetlistBuilder(model.input_shape, form)
-    n = form.num_bits
     # the model's encoded map: channel c*n + j at (y, x) is bit j of input feature (c, y, x)
-    wires = builder.encoder_wires().reshape(c, h, w, n).transpose(0, 3, 1, 2).reshape(c * n, h, w)
-    for i, conv in enumerate(model.convs):
-        wires = lower_module(builder, conv, wires, f"convs.{i}")
-        wires = lower_module(builder, model.pool, wires, f"pool.{i}")
-    wires = wires.reshape(-1)  # bits.flatten(1): channel-major
-    for i, fc in enumerate(model.fcs):
-        wires = lower_module(builder, fc, wires, f"fcs.{i}")
-    return builder, wires
+    wires = builder.encoder_wires().reshape(c, h, w, form.num_bits).transpose(0, 3, 1, 2)
+    return builder, wires.reshape(c * form.num_bits, h, w)
 
 
-def _model_lowering(model: BaseModel) -> Callable[[BaseModel, InputFormat], tuple[NetlistBuilder, np.ndarray]]:
-    pipeline = ("forward", "encode", "to_float", "class_scores", "predict")
-    if isinstance(model, MNISTFullyConnected) and _same_method(model, MNISTFullyConnected,
-                                                               pipeline + ("_encode", "_forward_impl")):
-        return _lower_fully_connected
-    if isinstance(model, CIFAR10Conv) and _same_method(model, CIFAR10Conv, pipeline + ("_encode", "_forward_impl")):
-        if type(model.pool) is not OrPool2d or model.pool.kernel_size != 2:
-            raise LoweringError(f"{model.model_name}: pool {model.pool!r} is not the 2x2 OrPool2d")
-        return _lower_cifar_conv
-    raise LoweringError(f"cannot lower model {model.model_name!r} ({type(model).__name__}): its structure is not one the "
-                        f"lowering knows (fully connected MNIST models, cifar10_conv); use lower_layers for "
-                        f"a bare encoder + layers + GroupSum")
+def _stage_names(model: BaseModel, stages: Sequence[nn.Module]) -> list[str]:
+    """Each stage's name in the model (``layers.0``); a module used k > 1 times gets ``.0`` .. ``.k-1``."""
+    names = {id(m): n for n, m in model.named_modules() if n}
+    counts: dict[int, int] = {}
+    for stage in stages:
+        counts[id(stage)] = counts.get(id(stage), 0) + 1
+    seen: dict[int, int] = {}
+    out = []
+    for i, stage in enumerate(stages):
+        base = names.get(id(stage), f"stages.{i}")
+        if counts[id(stage)] > 1:
+            base = f"{base}.{seen.get(id(stage), 0)}"
+            seen[id(stage)] = seen.get(id(stage), 0) + 1
+        out.append(base)
+    return out
+
+
+def _lower_declared(model: BaseModel, fmt: InputFormat) -> tuple[NetlistBuilder, np.ndarray]:
+    """A model from its declaration: encoder stage -> ``model.stages()`` in order -> flattened output wires."""
+    builder, wires = _lower_encoder_stage(model, fmt)
+    stages = list(model.stages())
+    for stage, name in zip(stages, _stage_names(model, stages)):
+        wires = lower_module(builder, stage, wires, name)
+    return builder, np.asarray(wires).reshape(-1)
 
 
 def lower(model, input_format: InputFormat | None = None, *, checkpoint_sha256: str | None = None,
           checkpoint: str | os.PathLike | None = None) -> NetlistIR:
-    """The netlist IR of a zoo model's eval-mode function.
+    """The netlist IR of a model's eval-mode function, lowered from what the model declares.
+
+    The declaration (see :class:`~difflut.models.BaseModel`): ``model.encoder`` in ``model.encoder_layout``,
+    ``model.stages()`` in order (registered LUT layers, OrPool2d, ``nn.Flatten``) and the GroupSum
+    ``model.head``; any BaseModel subclass built from those parts lowers, a zoo model or a user's own.
 
     Args:
-        model: a zoo model (:class:`~difflut.models.BaseModel`) in eval mode, encoder fitted.
+        model: a :class:`~difflut.models.BaseModel` in eval mode, encoder fitted.
         input_format: the integer input codes of the hardware (default ``model.input_format``).
         checkpoint_sha256: SHA-256 of the checkpoint file the model came from, recorded in the metadata.
         checkpoint: path of that checkpoint file; its SHA-256 is computed (and must agree with
@@ -330,14 +343,14 @@ def lower(model, input_format: InputFormat | None = None, *, checkpoint_sha256: 
     ``checkpoint_sha256`` attribute of the model).
 
     Raises :class:`LoweringError` naming the component for a model in training mode, an unfitted
-    encoder, an unknown layer or node type, or a model structure the lowering does not know.
+    encoder, an unknown layer or node type, or a model that overrides BaseModel's pipeline methods.
     """
     from ..checkpoint import state_digest
 
     if not isinstance(model, BaseModel):
-        raise LoweringError(f"lower() takes a difflut zoo model (BaseModel), got {type(model).__name__}; "
+        raise LoweringError(f"lower() takes a difflut model (BaseModel), got {type(model).__name__}; "
                             f"use lower_layers for a bare encoder + layers + GroupSum")
-    lowering = _model_lowering(model)
+    _check_declared(model)
     check_eval_mode(model, model.model_name)
     if not isinstance(model.encoder, BaseEncoder) or not model.encoder.fitted:  # the clear error, before layers
         lower_encoder(model.encoder, model.input_format, what=f"{model.model_name}.encoder")  # raises
@@ -352,7 +365,7 @@ def lower(model, input_format: InputFormat | None = None, *, checkpoint_sha256: 
         checkpoint_sha256 = getattr(model, "checkpoint_sha256", None)
     if checkpoint_sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", str(checkpoint_sha256)):
         raise LoweringError(f"checkpoint_sha256 must be 64 hex digits, got {checkpoint_sha256!r}")
-    builder, wires = lowering(model, fmt)
+    builder, wires = _lower_declared(model, fmt)
     metadata = {
         "model": model.model_name,
         "seed": model.seed,

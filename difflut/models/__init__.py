@@ -25,9 +25,10 @@ from .mnist import (
     MNISTLinearSmall,
     MNISTResidualInit,
 )
-from .zoo import get_model, list_models, model_info
+from .zoo import ALIASES, get_model, list_models, model_info
 
 __all__ = [
+    "ALIASES",
     "BaseModel",
     "CIFAR10Conv",
     "CheckpointError",

@@ -1,4 +1,4 @@
-"""BaseModel: a zoo model = input format -> encoder -> LUT layers -> GroupSum.
+"""BaseModel: a model = input format -> encoder -> LUT stages -> GroupSum.
 
 A zoo model takes the raw integer codes the hardware sees (uint8 images for
 MNIST and CIFAR-10), maps them to floats with its :class:`~difflut.InputFormat`
@@ -11,10 +11,13 @@ popcount of its group of output bits (:meth:`BaseModel.class_scores`), the
 logits are ``popcount / tau`` and the prediction is the first maximum
 (:meth:`BaseModel.predict`, ties go to the lowest class index).
 
-Inputs: integer tensors only (any integer dtype, values inside the input
-format's code range). Float inputs are refused with an :class:`InputError`: a
-float has no unique hardware code, so accepting it would break the bit-exact
-contract silently. Convert floats in [0, 1] with ``(x * 255).round().to(torch.uint8)``.
+Inputs: integer codes, or float images whose values are exactly the codes' values (uint8 / 255,
+as ``ToTensor()`` gives), as torch tensors or numpy arrays, ``(B, *input_shape)``, with singleton
+dimensions or flattened: one conversion, :func:`difflut.models.inputs.as_codes`, for every entry
+point. Any other float (normalised data, ...) has no hardware code and is refused with an
+:class:`~difflut.errors.InputError` that says why.
+
+Configuration (overrides, their validators, shared defaults) lives in :mod:`difflut.models.config`.
 """
 
 from __future__ import annotations
@@ -28,159 +31,50 @@ import torch
 from torch import nn
 
 from .. import kernels
-from ..errors import InputError, NotFittedError
+from ..errors import NotFittedError
 from ..input_format import InputFormat
 from ..layers import GroupSum
+from ..layers.base import BaseLUTLayer
 from ..plain import to_plain
-
-GRAD_STABILIZATION_MODES = ("none", "layerwise", "batchwise", "layerwise_mean")
-REGULARIZATION_KINDS = ("none", "l1", "l2", "spectral")
-NODE_INPUT_DIMS = (4, 6)
-ENCODER_BITS_RANGE = (3, 8)
-
-
-# -- override validation -------------------------------------------------------------------------
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _positive_int(v):
-    if not _is_int(v) or v < 1:
-        raise ValueError(f"must be a positive int, got {v!r}")
-    return v
-
-
-def _widths(v):
-    if isinstance(v, int) or not isinstance(v, (list, tuple)) or not v:
-        raise ValueError(f"must be a non-empty list of positive ints, got {v!r}")
-    return tuple(_positive_int(w) for w in v)
-
-
-def _choice(choices):
-    def check(v):
-        if v not in choices:
-            raise ValueError(f"must be one of {', '.join(map(repr, choices))}, got {v!r}")
-        return v
-    return check
-
-
-def _int_range(lo, hi):
-    def check(v):
-        if not _is_int(v) or not lo <= v <= hi:
-            raise ValueError(f"must be an int in {lo}..{hi}, got {v!r}")
-        return v
-    return check
-
-
-def _probability(v):
-    if not _is_number(v) or not 0.0 <= v <= 1.0:
-        raise ValueError(f"must be a number in [0, 1], got {v!r}")
-    return float(v)
-
-
-def _non_negative(v):
-    if not _is_number(v) or v < 0:
-        raise ValueError(f"must be a finite number >= 0, got {v!r}")
-    return float(v)
-
-
-def _optional_positive(v):
-    if v is None:
-        return None
-    if not _is_number(v) or v <= 0:
-        raise ValueError(f"must be a positive number or None, got {v!r}")
-    return float(v)
-
-
-def _registered(kind):
-    from .. import registry
-
-    def check(v):
-        names = getattr(registry, f"list_{kind}s")()
-        if v not in names:
-            raise ValueError(f"must be a registered {kind}: {', '.join(names)}; got {v!r}")
-        return v
-    return check
-
-
-def _bool(v):
-    if not isinstance(v, bool):
-        raise ValueError(f"must be True or False, got {v!r}")
-    return v
-
-
-def _node_kwargs(v):
-    if v is not None and not (isinstance(v, dict) and all(isinstance(key, str) for key in v)):
-        raise ValueError(f"must be None or a dict of node keyword arguments, got {v!r}")
-    return None if v is None else dict(v)
-
-
-#: every override a zoo model may accept -> its validator (a model lists the ones it accepts)
-OVERRIDE_RULES = {
-    "node_input_dim": _choice(NODE_INPUT_DIMS),
-    "encoder_bits": _int_range(*ENCODER_BITS_RANGE),
-    "flip_probability": _probability,
-    "grad_stabilization": _choice(GRAD_STABILIZATION_MODES),
-    "residual_init": _bool,
-    "use_cuda": _bool,
-    "hidden_size": _positive_int,
-    "layer_widths": _widths,
-    "conv_channels": _widths,
-    "tau": _optional_positive,
-    "regularization": _choice(REGULARIZATION_KINDS),
-    "reg_weight": _non_negative,
-    "node_type": _registered("node"),
-    "encoder": _registered("encoder"),
-    "mapping": _choice(("random", "learnable")),
-    "node_kwargs": _node_kwargs,
-}
-
-#: the training options every zoo model starts from (a model's ``defaults`` extend these)
-COMMON_DEFAULTS = dict(
-    node_kwargs=None,
-    tau=None,  # sqrt(bits per class)
-    flip_probability=0.0,
-    grad_stabilization="none",
-    residual_init=False,
-    regularization="none",
-    reg_weight=0.0,
-    use_cuda=False,
-)
-
-#: overrides every zoo model accepts
-COMMON_OVERRIDES = (
-    "node_input_dim", "encoder_bits", "flip_probability", "grad_stabilization", "residual_init",
-    "use_cuda", "hidden_size", "layer_widths", "tau", "regularization", "reg_weight", "node_kwargs",
-)
-
+from ..registry import MODELS
+from .config import COMMON_DEFAULTS, COMMON_OVERRIDES, check_overrides, is_int, probability, resolve_widths
+from .inputs import as_codes
 
 class BaseModel(nn.Module, ABC):
-    """A registered zoo model (construct with :func:`difflut.models.get_model`).
+    """A DiffLUT model: input format -> encoder -> LUT stages -> GroupSum (zoo models: :func:`get_model`).
 
-    Subclasses set the class attributes below and implement :meth:`_build_layers`,
-    :meth:`fit_encoder`, :meth:`_forward_impl` and :meth:`lut_layers`; register one class
-    per name with :func:`difflut.registry.register_model`.
+    A model *declares* its function, and the lowering to hardware reads the declaration:
 
-    Submodules: ``encoder`` (fitted thresholds in buffers), the LUT layers, ``head``
-    (:class:`GroupSum`); ``state_dict()`` holds the whole model.
+    * ``self.encoder`` (a registered encoder) and :attr:`encoder_layout`: ``"flat"`` (the encoder is
+      fitted per input feature, bits are feature-major flat, ``(B, prod(input_shape) * n)``) or
+      ``"channels"`` (inputs ``(C, H, W)``, one set of thresholds per channel shared by all
+      positions, bits ``(B, C * n, H, W)`` with channel ``c * n + j`` = bit j of colour c);
+    * :meth:`stages`: the modules applied in order to the encoded bits (registered LUT layers,
+      :class:`~difflut.models.cifar10.OrPool2d`, ``nn.Flatten``);
+    * ``self.head``: the :class:`GroupSum` (built here from ``config["tau"]``).
 
-    Shapes: ``forward(images)`` takes integer codes ``(B, *input_shape)`` and returns
-    float logits ``(B, num_classes)``; :meth:`class_scores` returns int64 popcounts
-    ``(B, num_classes)`` and :meth:`predict` int64 class indices ``(B,)``.
+    Subclasses set the class attributes below and implement :meth:`_build_layers` (create the
+    encoder and the layers from ``self.config``) and :meth:`stages`; forward, fitting, fault injection
+    and lowering follow from them. Register a zoo model with :func:`difflut.registry.register_model`;
+    an unregistered subclass works too (its checkpoints name its class, see :mod:`difflut.checkpoint`).
+
+    Inputs: images as :func:`difflut.models.inputs.as_codes` takes them (integer codes, or floats that are
+    exactly the codes' values such as ``ToTensor()`` output, numpy arrays, singleton or flat shapes).
+    Shapes: ``forward(images)`` returns float logits ``(B, num_classes)``; :meth:`class_scores` int64
+    popcounts ``(B, num_classes)`` and :meth:`predict` int64 class indices ``(B,)``.
 
     Args:
         seed: seeds the wiring and the initial parameters (the same name, overrides and
             seed give the same model; the global torch RNG is left untouched).
+        name, input_size, num_classes: for a model that is not registered, its name and its input and
+            class counts (``input_size`` sets ``input_shape = (input_size,)`` unless the class declares
+            a shape with that many features); each must agree with the class attribute when both exist.
         **overrides: changes to :attr:`defaults`; only the names in
             :attr:`overridable` are accepted, each checked for range.
     """
 
     #: the per-model hard-coded configuration (every key the model reads)
-    defaults: dict[str, Any] = {}
+    defaults: dict[str, Any] = COMMON_DEFAULTS
     #: the overrides this model accepts
     overridable: tuple[str, ...] = COMMON_OVERRIDES
     input_shape: tuple[int, ...] = ()
@@ -188,20 +82,31 @@ class BaseModel(nn.Module, ABC):
     dataset: str = ""
     task: str = ""
     input_format = InputFormat(bits=8, divisor=255.0)
+    #: how the encoder's bits are laid out: "flat" or "channels" (see the class docstring)
+    encoder_layout: str = "flat"
     #: the Adam learning rate :func:`difflut.training.train` uses when given none
     default_lr: float = 0.03
     registry_name = "base"
 
-    def __init__(self, seed: int = 0, **overrides):
+    def __init__(self, seed: int = 0, *, name: str | None = None, input_size: int | None = None,
+                 num_classes: int | None = None, **overrides):
         super().__init__()
-        if not _is_int(seed) or seed < 0:
+        if not is_int(seed) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        self._name = self._check_name(name)
+        self._check_sizes(input_size, num_classes)
+        if self.encoder_layout not in ("flat", "channels"):
+            raise ValueError(f"{type(self).__name__}.encoder_layout must be 'flat' or 'channels', "
+                             f"got {self.encoder_layout!r}")
         self.seed = seed
-        self.overrides = self._check_overrides(overrides)
+        self.overrides = check_overrides(self.model_name, self.overridable, overrides)
         self.config = self._resolve_config(dict(self.defaults, **self.overrides))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self._build_layers()
+        if self.config.get("tau") is None:
+            raise ValueError(f"model {self.model_name!r}: set tau in defaults (or layer_widths, from which "
+                             f"tau = sqrt(bits per class) follows)")
         self.head = GroupSum(self.num_classes, self.config["tau"])
         if self.config.get("use_cuda"):
             if not torch.cuda.is_available():
@@ -211,46 +116,47 @@ class BaseModel(nn.Module, ABC):
             self.cuda()
 
     # -- configuration -------------------------------------------------------------------------
+    def _registered_name(self) -> str | None:
+        name = type(self).registry_name
+        return name if name in MODELS and MODELS.get(name) is type(self) else None
+
+    def _check_name(self, name) -> str:
+        registered = self._registered_name()
+        if name is None:
+            return registered or type(self).__name__
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"name must be a non-empty str, got {name!r}")
+        if registered is not None and name != registered:
+            raise ValueError(f"{type(self).__name__} is registered as {registered!r}, not {name!r}")
+        return name
+
+    def _check_sizes(self, input_size, num_classes) -> None:
+        if num_classes is not None:
+            if not is_int(num_classes) or num_classes < 1:
+                raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+            if type(self).num_classes != num_classes and "num_classes" in _declared(type(self)):
+                raise ValueError(f"{type(self).__name__} declares num_classes={type(self).num_classes}, "
+                                 f"got num_classes={num_classes}")
+            self.num_classes = num_classes
+        if input_size is not None:
+            if not is_int(input_size) or input_size < 1:
+                raise ValueError(f"input_size must be a positive int, got {input_size!r}")
+            if self.input_shape and math.prod(self.input_shape) != input_size:
+                raise ValueError(f"{type(self).__name__} declares input_shape={tuple(self.input_shape)} "
+                                 f"({math.prod(self.input_shape)} features), got input_size={input_size}")
+            if not self.input_shape:
+                self.input_shape = (input_size,)
+        if not self.input_shape:
+            raise ValueError(f"{type(self).__name__}: declare input_shape (class attribute) or pass input_size")
+
     @property
     def model_name(self) -> str:
-        """The registry name of this model (what :func:`get_model` takes)."""
-        return type(self).registry_name
-
-    def _check_overrides(self, overrides: dict) -> dict:
-        checked = {}
-        for key, value in overrides.items():
-            if key not in self.overridable:
-                raise ValueError(
-                    f"unknown override {key!r} for model {self.model_name!r}; "
-                    f"valid overrides: {', '.join(sorted(self.overridable))}"
-                )
-            try:
-                checked[key] = OVERRIDE_RULES[key](value)
-            except ValueError as e:
-                raise ValueError(f"model {self.model_name!r}: override {key}: {e}") from None
-        return checked
+        """The model's name: its registry name (what :func:`get_model` takes), or the given ``name``."""
+        return self._name
 
     def _resolve_config(self, config: dict) -> dict:
         """Derived settings: ``hidden_size`` sets the first width; ``tau=None`` -> sqrt(bits per class)."""
-        widths = list(config["layer_widths"])
-        hidden = config.pop("hidden_size", None)
-        if hidden is not None:
-            if "layer_widths" in self.overrides and "hidden_size" in self.overrides and widths[0] != hidden:
-                raise ValueError(
-                    f"model {self.model_name!r}: hidden_size={hidden} contradicts layer_widths={tuple(widths)}"
-                )
-            if len(widths) < 2:
-                raise ValueError(f"model {self.model_name!r}: hidden_size needs at least two layers")
-            widths[0] = hidden
-        if widths[-1] % self.num_classes:
-            raise ValueError(
-                f"model {self.model_name!r}: the last layer width {widths[-1]} must be a multiple of "
-                f"num_classes={self.num_classes} (GroupSum groups)"
-            )
-        config["layer_widths"] = tuple(widths)
-        if config.get("tau") is None:
-            config["tau"] = math.sqrt(widths[-1] // self.num_classes)
-        return config
+        return resolve_widths(self.model_name, config, self.overrides, self.num_classes)
 
     @property
     def hidden_size(self) -> int:
@@ -269,70 +175,72 @@ class BaseModel(nn.Module, ABC):
         """Create ``self.encoder`` and the LUT layers from ``self.config`` (under the model's seed)."""
 
     @abstractmethod
-    def fit_encoder(self, images: torch.Tensor) -> "BaseModel":
-        """Fit the encoder's thresholds on integer images ``(N, *input_shape)``; returns self."""
+    def stages(self) -> list[nn.Module]:
+        """The modules applied in order to the encoded bits (a module may appear more than once)."""
 
-    @abstractmethod
-    def _forward_impl(self, bits: torch.Tensor) -> torch.Tensor:
-        """Encoded bits (output of :meth:`encode`) -> output bits of the last LUT layer (B, N)."""
-
-    @abstractmethod
     def lut_layers(self) -> list[nn.Module]:
         """The LUT layers in forward order (the targets of regularisation and fault injection)."""
+        return [stage for stage in self.stages() if isinstance(stage, BaseLUTLayer)]
+
+    def fit_encoder(self, images) -> "BaseModel":
+        """Fit the encoder's thresholds on ``images`` (N, *input_shape) (per feature, or per channel over
+        all positions with ``encoder_layout="channels"``); returns self."""
+        x = self.to_float(images)
+        if self.encoder_layout == "channels":
+            x = x.movedim(1, -1).reshape(-1, self.input_shape[0])
+        self.encoder.fit(x)
+        return self
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Mapped floats (B, *input_shape) -> encoded bits; default: feature-major flat bits."""
-        return self.encoder.encode(x, flatten=True)
+        """Mapped floats (B, *input_shape) -> encoded bits in :attr:`encoder_layout`."""
+        if self.encoder_layout == "flat":
+            return self.encoder.encode(x, flatten=True)
+        b, c, h, w = x.shape
+        bits = self.encoder.encode(x.permute(0, 2, 3, 1).reshape(-1, c), flatten=False)  # (B*H*W, C, n)
+        return bits.reshape(b, h, w, -1).permute(0, 3, 1, 2).contiguous()  # channel c*n + j
+
+    def _forward_impl(self, bits: torch.Tensor) -> torch.Tensor:
+        """Encoded bits -> output bits of the last stage, flattened (B, N)."""
+        for stage in self.stages():
+            bits = stage(bits)
+        return bits.flatten(1)
 
     # -- the pipeline ---------------------------------------------------------------------------
-    def to_float(self, images: torch.Tensor) -> torch.Tensor:
-        """Check integer codes ``(B, *input_shape)`` and map them with :attr:`input_format` (float32)."""
-        if not isinstance(images, torch.Tensor):
-            raise TypeError(f"{type(self).__name__} expects a torch.Tensor of integer codes, "
-                            f"got {type(images).__name__}")
-        if images.is_floating_point() or images.is_complex() or images.dtype == torch.bool:
-            raise InputError(
-                f"{type(self).__name__} takes raw integer codes (e.g. uint8 images 0..255), got {images.dtype}; "
-                f"convert floats in [0, 1] with (x * 255).round().to(torch.uint8)"
-            )
-        if images.dim() != 1 + len(self.input_shape) or tuple(images.shape[1:]) != self.input_shape:
-            raise InputError(
-                f"{type(self).__name__} expects images of shape (batch, {', '.join(map(str, self.input_shape))}), "
-                f"got {tuple(images.shape)}"
-            )
-        try:
-            return self.input_format.to_float(images).to(self.device)
-        except ValueError as e:
-            raise InputError(f"{type(self).__name__}: {e}") from None
+    def to_codes(self, images) -> torch.Tensor:
+        """User images -> integer codes ``(B, *input_shape)`` (:func:`~difflut.models.inputs.as_codes`)."""
+        return as_codes(images, self.input_format, self.input_shape, type(self).__name__)
 
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """Integer images -> the encoder's bits (0./1. float32); raises NotFittedError before fit."""
+    def to_float(self, images) -> torch.Tensor:
+        """Images -> codes -> the model-side floats of :attr:`input_format` (float32, on the model's device)."""
+        return self.input_format.to_float(self.to_codes(images)).to(self.device)
+
+    def encode(self, images) -> torch.Tensor:
+        """Images -> the encoder's bits (0./1. float32); raises NotFittedError before fit."""
         if not self.encoder.fitted:
             raise NotFittedError(f"{type(self).__name__}: call model.fit_encoder(train_images) first "
                                  f"(or load a checkpoint)")
         return self._encode(self.to_float(images))
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Integer images (B, *input_shape) -> logits (B, num_classes); in eval, popcount / tau."""
+    def forward(self, images) -> torch.Tensor:
+        """Images (B, *input_shape) -> logits (B, num_classes); in eval, popcount / tau."""
         return self.head(self._forward_impl(self.encode(images)))
 
     @torch.no_grad()
-    def class_scores(self, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    def class_scores(self, images, batch_size: int = 1024) -> torch.Tensor:
         """The hardware class scores: int64 popcounts (B, num_classes), always computed in eval mode."""
         with self._eval_mode():
             parts = [self.head.popcount(self._forward_impl(self.encode(chunk)))
                      for chunk in self._chunks(images, batch_size)]
         return torch.cat(parts) if parts else torch.empty(0, self.num_classes, dtype=torch.int64)
 
-    def predict(self, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    def predict(self, images, batch_size: int = 1024) -> torch.Tensor:
         """Class indices int64 (B,): first maximum of :meth:`class_scores` (ties -> lowest index)."""
         return self.class_scores(images, batch_size).argmax(dim=1)
 
     def _chunks(self, images, batch_size):
-        if not _is_int(batch_size) or batch_size < 1:
+        if not is_int(batch_size) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        self.to_float(images[:0] if isinstance(images, torch.Tensor) else images)  # checks only
-        return images.split(batch_size)
+        return self.to_codes(images).split(batch_size)
 
     @contextlib.contextmanager
     def _eval_mode(self) -> Iterator[None]:
@@ -353,7 +261,7 @@ class BaseModel(nn.Module, ABC):
         a CPU ``torch.Generator`` seeded with ``seed``, so a run is reproducible for a given
         batch order. ``rate=0`` is the identity.
         """
-        rate = _probability(rate)
+        rate = probability(rate)
         generator = torch.Generator().manual_seed(seed)
 
         def flip(module, args):
@@ -419,13 +327,18 @@ class BaseModel(nn.Module, ABC):
         return stages
 
     def topology_modules(self) -> list[nn.Module]:
-        """Modules listed by :meth:`get_layer_topology` (default: the LUT layers)."""
-        return self.lut_layers()
+        """Modules listed by :meth:`get_layer_topology`: the stages (each once) except ``nn.Flatten``."""
+        unique = {id(stage): stage for stage in self.stages() if not isinstance(stage, nn.Flatten)}
+        return list(unique.values())
 
     @property
     def encoded_shape(self) -> tuple[int, ...]:
         """Shape of one sample's encoded bits (the input of :meth:`_forward_impl`)."""
-        return (math.prod(self.input_shape) * self.config["encoder_bits"],)
+        n = self.encoder.num_bits
+        if self.encoder_layout == "channels":
+            c, h, w = self.input_shape
+            return (c * n, h, w)
+        return (math.prod(self.input_shape) * n,)
 
     # -- checkpoints ----------------------------------------------------------------------------
     def save_checkpoint(self, path, metadata: dict | None = None) -> None:
@@ -448,3 +361,13 @@ class BaseModel(nn.Module, ABC):
     def plain_overrides(self) -> dict:
         """The overrides as plain containers (what a checkpoint stores)."""
         return to_plain(self.overrides, "overrides")
+
+
+def _declared(cls: type) -> set[str]:
+    """Class attributes set by ``cls`` or a subclass of BaseModel between it and BaseModel."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if klass is BaseModel:
+            break
+        names.update(vars(klass))
+    return names

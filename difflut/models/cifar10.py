@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..registry import get_encoder, get_layer, register_model
-from .base import COMMON_DEFAULTS, COMMON_OVERRIDES, BaseModel
+from .base import BaseModel
+from .config import COMMON_DEFAULTS, COMMON_OVERRIDES
 
 
 class OrPool2d(nn.Module):
@@ -51,7 +52,8 @@ class CIFAR10Conv(BaseModel):
 
     Shapes: images uint8 (B, 3, 32, 32) -> bits (B, 3 * encoder_bits, 32, 32) ->
     (B, conv_channels[-1], 8, 8) -> (B, layer_widths[-1]) -> logits (B, 10).
-    Overrides beyond the common ones: ``conv_channels`` (two ints).
+    Overrides beyond the common ones: ``conv_channels`` (two ints) and ``node_type`` (any registered node,
+    e.g. ``linear_lut``; default ``dwn_stable``, see docs/models.md).
     """
 
     defaults = dict(
@@ -66,7 +68,8 @@ class CIFAR10Conv(BaseModel):
         tree_depth=2,
         layer_widths=(2000, 1000),
     )
-    overridable = COMMON_OVERRIDES + ("conv_channels",)
+    overridable = COMMON_OVERRIDES + ("conv_channels", "node_type")
+    encoder_layout = "channels"
     input_shape = (3, 32, 32)
     num_classes = 10
     dataset = "cifar10"
@@ -105,32 +108,6 @@ class CIFAR10Conv(BaseModel):
             width_in = width
         self.fcs = nn.ModuleList(fcs)
 
-    def fit_encoder(self, images) -> "CIFAR10Conv":
-        """Fit one set of thresholds per colour channel on integer images (N, 3, 32, 32); returns self."""
-        x = self.to_float(images)
-        self.encoder.fit(x.permute(0, 2, 3, 1).reshape(-1, self.input_shape[0]))
-        return self
-
-    def _encode(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        bits = self.encoder.encode(x.permute(0, 2, 3, 1).reshape(-1, c), flatten=False)  # (B*H*W, C, n)
-        return bits.reshape(b, h, w, -1).permute(0, 3, 1, 2).contiguous()  # channel c*n + j
-
-    @property
-    def encoded_shape(self) -> tuple[int, ...]:
-        c, h, w = self.input_shape
-        return (c * self.config["encoder_bits"], h, w)
-
-    def _forward_impl(self, bits):
-        for conv in self.convs:
-            bits = self.pool(conv(bits))
-        bits = bits.flatten(1)
-        for fc in self.fcs:
-            bits = fc(bits)
-        return bits
-
-    def lut_layers(self) -> list[nn.Module]:
-        return [*self.convs, *self.fcs]
-
-    def topology_modules(self) -> list[nn.Module]:
-        return [*self.convs, self.pool, *self.fcs]
+    def stages(self) -> list[nn.Module]:
+        convs = [stage for conv in self.convs for stage in (conv, self.pool)]
+        return [*convs, nn.Flatten(), *self.fcs]

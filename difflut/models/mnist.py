@@ -19,7 +19,8 @@ from __future__ import annotations
 from torch import nn
 
 from ..registry import get_encoder, get_layer, register_model
-from .base import COMMON_DEFAULTS, COMMON_OVERRIDES, BaseModel
+from .base import BaseModel
+from .config import COMMON_DEFAULTS, COMMON_OVERRIDES
 
 _FC_DEFAULTS = dict(
     COMMON_DEFAULTS,
@@ -66,17 +67,7 @@ class MNISTFullyConnected(BaseModel):
             width_in = width
         self.layers = nn.ModuleList(layers)
 
-    def fit_encoder(self, images) -> "MNISTFullyConnected":
-        """Fit per-pixel thresholds on integer images (N, 28, 28); returns self."""
-        self.encoder.fit(self.to_float(images))
-        return self
-
-    def _forward_impl(self, bits):
-        for layer in self.layers:
-            bits = layer(bits)
-        return bits
-
-    def lut_layers(self) -> list[nn.Module]:
+    def stages(self) -> list[nn.Module]:
         return list(self.layers)
 
 

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
 from typing import Any
+
+from ..errors import DiffLUTError
 
 from ..registry import MODELS
 from .base import BaseModel
+
+#: other names the seed documents use -> the registered model (the model keeps its registered name)
+ALIASES = {"mnist_bitflip_0": "mnist_bitflip_none"}
+
+
+def resolve_name(name: str) -> str:
+    """The registered name of ``name`` (itself, or the model an alias in :data:`ALIASES` stands for)."""
+    return ALIASES.get(name, name)
 
 
 def get_model(name: str, seed: int = 0, **overrides) -> BaseModel:
     """Build the zoo model ``name`` (see :func:`list_models`) with its hard-coded parameters.
 
+    ``name`` may be an alias (:data:`ALIASES`, e.g. ``mnist_bitflip_0`` for ``mnist_bitflip_none``).
     ``seed`` fixes the wiring and initial parameters; ``overrides`` change the documented
     settings (``node_input_dim``, ``encoder_bits``, ``flip_probability``, ``grad_stabilization``,
     ``hidden_size``, ``layer_widths``, ``use_cuda``, ...). An unknown name or override, or an
@@ -19,11 +33,11 @@ def get_model(name: str, seed: int = 0, **overrides) -> BaseModel:
     """
     if not isinstance(name, str):
         raise TypeError(f"model name must be a str, got {type(name).__name__}")
-    return MODELS.get(name)(seed=seed, **overrides)
+    return MODELS.get(resolve_name(name))(seed=seed, **overrides)
 
 
 def list_models() -> list[str]:
-    """Names of all registered zoo models, sorted."""
+    """Names of all registered zoo models, sorted (aliases not included)."""
     return MODELS.names()
 
 
@@ -31,7 +45,7 @@ def model_info(name: str, **overrides) -> dict[str, Any]:
     """Name, task, dataset, node count and LUT-layer count of a zoo model (builds it once)."""
     model = get_model(name, **overrides)
     return {
-        "name": name,
+        "name": model.model_name,
         "task": model.task,
         "dataset": model.dataset,
         "nodes": model.num_nodes,
@@ -39,3 +53,24 @@ def model_info(name: str, **overrides) -> dict[str, Any]:
         "node_type": model.config["node_type"],
         "k": model.config["node_input_dim"],
     }
+
+
+def import_model_modules(modules) -> None:
+    """Import the modules that define a user's model classes, by name (``difflut export --import my_models``).
+
+    Only modules named here are imported, never one a checkpoint names. The current folder is searched
+    first, for the duration of the imports, as ``python -m`` would. Raises DiffLUTError for one that is
+    not found.
+    """
+    modules = list(modules or [])
+    if not modules:
+        return
+    sys.path.insert(0, os.getcwd())
+    try:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except ImportError as e:
+                raise DiffLUTError(f"--import {name}: cannot import it ({e})") from None
+    finally:
+        sys.path.remove(os.getcwd())

@@ -1,10 +1,12 @@
-"""The model zoo: registry, overrides, seeding, shapes, eval semantics (bit-exact), fault injection."""
+"""The model zoo (the path the model-zoo documentation names): registry, overrides, seeding, shapes, inputs,
+eval semantics (bit-exact), fault injection."""
 
 import pytest
 import torch
 
 from difflut.data import load_mnist
 from difflut.errors import InputError, NotFittedError
+from difflut.training import evaluate, train
 from difflut.models import (
     BaseModel,
     CIFAR10Conv,
@@ -214,14 +216,60 @@ def test_bad_inputs_are_clear_errors(mnist):
     with pytest.raises(NotFittedError, match="fit_encoder"):
         model(images)
     model.fit_encoder(images)
-    with pytest.raises(InputError, match="raw integer codes.*float32"):
-        model(images.float() / 255)
-    with pytest.raises(InputError, match=r"shape \(batch, 28, 28\), got \(300, 784\)"):
-        model(images.reshape(300, -1))
+    with pytest.raises(InputError, match=r"shape \(batch, 28, 28\) \(or \(batch, 784\) flattened\), got \(300, 27, 28\)"):
+        model(images[:, 1:])
     with pytest.raises(InputError, match="codes out of range"):
         model(torch.full((2, 28, 28), 256))
-    with pytest.raises(InputError, match="raw integer codes"):
-        model.fit_encoder(images.double())
+    with pytest.raises(InputError, match="got torch.bool"):
+        model(images > 0)
+    normalised = (images.float() / 255 - 0.1307) / 0.3081
+    for call in (model, model.fit_encoder, model.class_scores, model.predict):
+        with pytest.raises(InputError, match=r"look normalised.*x \* std \+ mean"):
+            call(normalised)
+    with pytest.raises(InputError, match="exact multiples of 1/255.*e.g. 0.5"):
+        model.class_scores(torch.full((1, 28, 28), 0.5))
+    off = images.float() / 255
+    off[0, 0, 0] += 1e-4  # one value between two codes
+    with pytest.raises(InputError, match=r"1 value\(s\) are not"):
+        model.predict(off)
+    with pytest.raises(InputError, match=r"raw codes stored as floats: pass x.to\(torch.uint8\)"):
+        model(images.float())
+    with pytest.raises(InputError, match="NaN"):
+        model(torch.full((1, 28, 28), float("nan")))
+    with pytest.raises(TypeError, match="torch.Tensor or numpy array"):
+        model([[0] * 784])
+
+
+def test_image_batches_as_users_have_them(mnist):
+    """Floats equal to code / 255 (ToTensor), singleton-channel and flat shapes, numpy: the same codes."""
+    images, labels = mnist
+    images, labels = images[:64], labels[:64]
+    ref = tiny("mnist_fc_8k_dwn").fit_encoder(images).eval()
+    scores = ref.class_scores(images)
+    as_float = images.float() / 255                             # torchvision ToTensor
+    forms = [as_float, as_float.unsqueeze(1), as_float.reshape(64, -1), images.numpy(), as_float.numpy(),
+             images.double() / 255, (images.double() / 255).float(), images.float() * (1 / 255),
+             images.unsqueeze(1).to(torch.int32), images.reshape(64, 784)]
+    for form in forms:
+        assert torch.equal(ref.to_codes(form).long(), images.long())
+        assert torch.equal(ref.class_scores(form), scores)
+        assert torch.equal(ref.predict(form), scores.argmax(1))
+        assert torch.equal(ref(form), ref(images))
+    fitted = tiny("mnist_fc_8k_dwn").fit_encoder(as_float.unsqueeze(1).numpy())
+    assert torch.equal(fitted.encoder.thresholds, ref.encoder.thresholds)
+    assert evaluate(ref, as_float.numpy(), labels.numpy()) == evaluate(ref, images, labels)
+    a, b = tiny("mnist_bitflip_5"), tiny("mnist_bitflip_5")
+    train(a, images, labels, epochs=1, batch_size=32, progress=False)
+    train(b, as_float.unsqueeze(1), labels.numpy(), epochs=1, batch_size=32, progress=False)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_cifar_float_images_and_channel_order():
+    codes = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    model = tiny("cifar10_conv").fit_encoder(codes.float() / 255).eval()
+    assert torch.equal(model.class_scores(codes.float() / 255), model.class_scores(codes))
+    with pytest.raises(InputError, match=r"shape \(batch, 3, 32, 32\).*got \(4, 32, 32, 3\)"):
+        model(codes.permute(0, 2, 3, 1))
 
 
 # -- fault injection and regularisation -----------------------------------------------------------
@@ -279,3 +327,17 @@ def test_cifar_conv_keeps_the_spatial_structure_and_eval_is_binary():
     assert torch.equal(pooled, x.view(2, 3, 4, 2, 4, 2).amax((3, 5)))  # OR of each 2x2 window
     with pytest.raises(InputError, match=r"\(batch, 3, 32, 32\)"):
         model(images[:, :, :28, :28])
+
+
+def test_every_code_survives_the_usual_float_forms():
+    """All 256 codes as float32 / float64 ``c / 255``, ``c * (1 / 255)`` and via float64 -> float32 map back exactly;
+    a value half a step away is refused."""
+    from difflut.models.inputs import as_codes
+
+    fmt, codes = BaseModel.input_format, torch.arange(256).reshape(1, 16, 16)
+    forms = [codes.float() / 255, codes.double() / 255, codes.float() * (1 / 255), (codes.double() / 255).float(),
+             torch.from_numpy(codes.numpy() / 255.0)]
+    for form in forms:
+        assert torch.equal(as_codes(form, fmt, (16, 16)), codes)
+    with pytest.raises(InputError, match="exact multiples of 1/255"):
+        as_codes(torch.full((1, 16, 16), 100.5 / 255), fmt, (16, 16))
