@@ -111,7 +111,7 @@ def epoch_rate(batch: int, fit_images, labels_all, name="mnist_fc_8k_dwn", overr
     from difflut.packed_eval import PackedNetlist
 
     packed = PackedNetlist(lower(model), "cuda")
-    assert torch.equal(packed.class_scores(images).cpu(), model.class_scores(images.cpu()))  # bit-exact
+    assert torch.equal(packed.class_scores(images).cpu(), model.class_scores(images).cpu())  # bit-exact
     torch.cuda.synchronize()
     start = time.perf_counter()
     for _ in range(5):
