@@ -6,7 +6,8 @@ the default ``mnist_fc_8k_dwn``: DiffLUT's GPU step (:class:`difflut.train_step.
 fused Adam) against the pure-torch path (``DIFFLUT_CUDA_KERNELS=0``, eager ``model(images)`` step,
 plain Adam). One step = forward, cross-entropy, backward, Adam step; median of ``--iters``
 CUDA-synchronised steps after ``--warmup``. Also: a training epoch through :func:`difflut.training.train`
-(samples/s against the step rate, CPU time over wall time) and the eval-mode images/s on the GPU.
+(samples/s against the step rate, CPU time over wall time) and the eval-mode images/s on the GPU: the
+torch eval forward and the bit-packed IR evaluator (:mod:`difflut.packed_eval`, checked bit-exact first).
 
     python benchmarks/bench_vs_dwn.py [--batch 32 256 1024 4096] [--no-dwn] [--epoch-batch 256]
 """
@@ -105,8 +106,20 @@ def epoch_rate(batch: int, fit_images, labels_all, name="mnist_fc_8k_dwn", overr
     for _ in range(5):
         model.predict(images, batch_size=10000)
     torch.cuda.synchronize()
+    torch_rate = 5 * len(images) / (time.perf_counter() - start)
+    from difflut.hw.lower import lower
+    from difflut.packed_eval import PackedNetlist
+
+    packed = PackedNetlist(lower(model), "cuda")
+    assert torch.equal(packed.class_scores(images).cpu(), model.class_scores(images).cpu())  # bit-exact
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(5):
+        packed.class_scores(images)
+    torch.cuda.synchronize()
     return {"samples_per_s": history[-1]["samples_per_s"], "cpu_cores": cpu / (wall1 - wall0),
-            "eval_images_per_s": 5 * len(images) / (time.perf_counter() - start), "val": history[-1]["val_accuracy"]}
+            "eval_images_per_s": torch_rate, "packed_images_per_s": 5 * len(images) / (time.perf_counter() - start),
+            "val": history[-1]["val_accuracy"]}
 
 
 def main(argv=None) -> int:
@@ -148,13 +161,14 @@ def main(argv=None) -> int:
                   flush=True)
     if args.epoch_batch:
         print("\nmnist_fc_8k_dwn: difflut.training.train epoch (random MNIST-shaped data, 60,000 images)")
-        print(f"{'batch':>6} {'samples/s':>10} {'of step rate':>13} {'CPU cores':>10} {'eval images/s':>14}")
+        print(f"{'batch':>6} {'samples/s':>10} {'of step rate':>13} {'CPU cores':>10} {'eval images/s':>14} "
+              f"{'packed eval images/s':>21}")
         for batch in args.epoch_batch:
             r = epoch_rate(batch, fit_images, fit_labels)
             step_rate = rates.get(("mnist_fc_8k_dwn", batch))
             share = f"{r['samples_per_s'] / step_rate:.0%}" if step_rate else "-"
             print(f"{batch:>6} {r['samples_per_s']:>10,.0f} {share:>13} {r['cpu_cores']:>10.2f} "
-                  f"{r['eval_images_per_s']:>14,.0f}", flush=True)
+                  f"{r['eval_images_per_s']:>14,.0f} {r['packed_images_per_s']:>21,.0f}", flush=True)
     return 0
 
 

@@ -52,10 +52,20 @@ def evaluate(model, images: torch.Tensor, labels: torch.Tensor, batch_size: int 
     """Eval-mode (hardware) accuracy in [0, 1] of ``model`` on integer ``images``.
 
     ``flip_rate`` > 0 flips each input bit of every LUT layer with that probability
-    (fault injection, seeded by ``seed``; see :meth:`BaseModel.inject_faults`).
+    (fault injection, seeded by ``seed``; see :meth:`BaseModel.inject_faults`). On a CUDA model
+    without faults, the model's IR is evaluated bit-packed on the GPU (:mod:`difflut.packed_eval`).
     """
     images, labels = _as_data(model, images, labels)
     _check_data(images, labels, "evaluate")
+    if model.device.type == "cuda" and not flip_rate:  # the bit-packed evaluator of the model's IR
+        from .hw.lower import LoweringError
+        from .packed_eval import packed_class_scores
+
+        try:
+            predicted = packed_class_scores(model, images).argmax(1)
+            return (predicted.cpu() == labels.cpu()).float().mean().item()
+        except LoweringError:  # a structure the IR does not know: the torch eval forward below
+            pass
     with model.inject_faults(flip_rate, seed=seed):
         predicted = model.predict(images, batch_size=batch_size)
     return (predicted.cpu() == labels.cpu()).float().mean().item()

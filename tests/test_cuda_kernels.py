@@ -216,3 +216,46 @@ def test_train_on_the_gpu_keeps_the_result_format():
                         augment_shift=shift, schedule=schedule)
         assert [r["epoch"] for r in history] == [1, 2]
         assert all(0 <= r["train_accuracy"] <= 1 and r["loss"] > 0 for r in history)
+
+
+# -- bit-packed eval (difflut.packed_eval) ------------------------------------------------------------
+def _packed_case():
+    gen = torch.Generator().manual_seed(11)
+    images = torch.randint(0, 256, (333, 28, 28), dtype=torch.uint8, generator=gen)
+    model = get_model("mnist_fc_8k_dwn", layer_widths=(120, 60)).fit_encoder(images).eval()
+    return model, images
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=cuda)])
+def test_packed_eval_equals_the_eval_forward_and_catches_a_flipped_table_bit(device):
+    import dataclasses
+
+    from difflut.hw.ir import NetlistIR
+    from difflut.hw.lower import lower
+    from difflut.packed_eval import PackedNetlist
+
+    model, images = _packed_case()
+    ir = lower(model)
+    scores = PackedNetlist(ir, device).class_scores(images.to(device), chunk=128)
+    assert scores.device.type == device and torch.equal(scores.cpu(), model.class_scores(images))
+    tables = ir.layers[-1].tables.copy()
+    tables[0] ^= True  # every entry of one last-layer LUT flipped: its class scores move
+    layers = ir.layers[:-1] + (dataclasses.replace(ir.layers[-1], tables=tables),)
+    flipped = NetlistIR(ir.input_shape, ir.encoder, layers, ir.class_wires, ir.metadata)
+    assert not torch.equal(PackedNetlist(flipped, device).class_scores(images.to(device)).cpu(), scores.cpu())
+
+
+@cuda
+def test_gpu_evaluate_goes_through_the_packed_evaluator_and_agrees_with_the_cpu(monkeypatch):
+    import difflut.packed_eval as packed
+    from difflut.training import evaluate
+
+    model, images = _packed_case()
+    labels = model.predict(images)
+    labels[:7] = (labels[:7] + 1) % 10
+    calls = []
+    real = packed.packed_class_scores
+    monkeypatch.setattr(packed, "packed_class_scores", lambda *a: calls.append(1) or real(*a))
+    on_gpu = evaluate(model.cuda(), images, labels)
+    assert on_gpu == evaluate(model.cpu(), images, labels) == pytest.approx(1 - 7 / 333, abs=1e-7)
+    assert calls == [1]

@@ -429,6 +429,25 @@ def test_hardware_form_refuses_inconsistent_fields():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("name", ENCODERS)
+def test_cuda_eval_bits_equal_cpu_for_every_code_and_a_gpu_fit_equals_a_cpu_fit(name):
+    fmt = FORMATS["uint8/255"]
+    data = real_looking_data(fmt, (8,), seed=6)
+    enc = make(name, 4).fit(data)
+    every = fmt.codes().view(-1, 1).expand(-1, 8)  # every code, in every feature
+    cpu = enc(fmt.to_float(every))
+    gpu = make(name, 4).to("cuda").fit(data.cuda())  # fitted on GPU data
+    assert torch.equal(gpu.thresholds.cpu(), enc.thresholds)
+    assert torch.equal(gpu(fmt.to_float(every.cuda())).cpu(), cpu)
+    assert torch.equal(make(name, 4).fit(data).to("cuda")(fmt.to_float(every).cuda()).cpu(), cpu)
+    # negative: feature 1's last threshold moved onto the next code value changes that code's bits on the GPU
+    values, t = fmt.values(), enc.thresholds[1, -1]  # feature 0 is constant (thresholds at +inf)
+    moved = make(name, 4).fit(data)
+    moved.thresholds[1, -1] = values[values > t][0] if bool((values == t).any()) else values[values >= t][0]
+    assert not torch.equal(moved.to("cuda")(fmt.to_float(every.cuda())).cpu(), cpu)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("name", ENCODERS)
 def test_cuda_encode_equals_cpu(name):
     fmt = FORMATS["uint8/255"]
     enc = make(name, 4).fit(real_looking_data(fmt, (8,), seed=5))

@@ -98,7 +98,9 @@ class BaseEncoder(nn.Module):
             raise InputError(f"{type(self).__name__}.fit needs data of shape (N, *features) with N >= 1 "
                              f"and at least one feature, got {tuple(data.shape)}")
         self._check_finite(data, "fit data")
-        flat = data.detach().reshape(data.shape[0], -1)
+        # fitted on the CPU whatever the data's device: float maths (erfinv, expm1, division) may round
+        # differently on a GPU, and the thresholds ARE the hardware's comparison constants
+        flat = data.detach().reshape(data.shape[0], -1).cpu()
         with torch.no_grad():
             thresholds = self.fit_thresholds(flat).sort(dim=1).values.contiguous()
             constant = flat.amax(0) == flat.amin(0)
