@@ -246,7 +246,7 @@ def test_packed_eval_equals_the_eval_forward_and_catches_a_flipped_table_bit(dev
 
 
 @cuda
-def test_gpu_evaluate_goes_through_the_packed_evaluator_and_agrees_with_the_cpu(monkeypatch):
+def test_gpu_evaluate_packed_goes_through_the_packed_evaluator_and_agrees_with_the_cpu(monkeypatch):
     import difflut.packed_eval as packed
     from difflut.training import evaluate
 
@@ -256,6 +256,8 @@ def test_gpu_evaluate_goes_through_the_packed_evaluator_and_agrees_with_the_cpu(
     calls = []
     real = packed.packed_class_scores
     monkeypatch.setattr(packed, "packed_class_scores", lambda *a: calls.append(1) or real(*a))
-    on_gpu = evaluate(model.cuda(), images, labels)
-    assert on_gpu == evaluate(model.cpu(), images, labels) == pytest.approx(1 - 7 / 333, abs=1e-7)
+    on_gpu = evaluate(model.cuda(), images, labels, packed=True)
     assert calls == [1]
+    assert on_gpu == evaluate(model.cuda(), images, labels) == pytest.approx(1 - 7 / 333, abs=1e-7)
+    assert calls == [1]  # the default keeps the eval forward
+    assert on_gpu == evaluate(model.cpu(), images, labels)
