@@ -105,7 +105,7 @@ def cmd_train(args) -> int:
     history = train(model, train_x, train_y, val_x, val_y, epochs=args.epochs, batch_size=args.batch_size,
                     lr=args.lr, schedule=args.schedule, device=device, out=args.out, seed=args.seed,
                     progress=not args.quiet, augment_shift=args.augment_shift, keep=args.keep,
-                    metadata={"dataset": dataset, "augment_shift": args.augment_shift})
+                    cuda_graph=args.cuda_graph, metadata={"dataset": dataset, "augment_shift": args.augment_shift})
     seconds = time.perf_counter() - start
     kept = kept_record(history, args.keep)
     test_acc = evaluate(model, test_x, test_y)
@@ -259,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--test-limit", type=int, default=None, help="use the first N test images")
     s.add_argument("--data-dir", default=None)
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--cuda-graph", action="store_true",
+                   help="experimental: the CUDA-graphed training step (faster; see docs/training.md for its "
+                        "measured accuracy gap)")
     s.add_argument("--gpus", type=int, default=1, metavar="N",
                    help="data-parallel training on N GPUs of this machine (DistributedDataParallel, one process "
                         "each; --batch-size is per GPU); or launch with torchrun")

@@ -91,7 +91,7 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
           epochs: int = 1, batch_size: int = 128, lr: float | None = None, schedule: str = "constant",
           device=None, out=None, seed: int = 0, progress: bool = True,
           metadata: dict | None = None, on_epoch=None, augment_shift: int = 0,
-          keep: str = "best") -> list[dict[str, Any]]:
+          keep: str = "best", cuda_graph: bool = False) -> list[dict[str, Any]]:
     """Train ``model`` in place; returns one dict per epoch (loss, train/val accuracy, samples/s).
 
     Args:
@@ -111,6 +111,10 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
         keep: which epoch's weights the model (and ``out``) ends with: ``"best"`` (highest validation
             accuracy, the first on ties) or ``"last"`` (the final epoch; the natural choice after a cosine
             schedule, where a small validation split mostly picks noise).
+        cuda_graph: on a CUDA device, train through :mod:`difflut.train_step` (encoded bits on the device,
+            fused Adam, the step captured in a CUDA graph; ~4-5x faster steps). Experimental: a 30-epoch
+            run of the README recipe through it reached 95.88% MNIST test against 98.34% for the plain loop
+            (one seed, H200, 2026-11-30), a gap not yet explained; the plain loop stays the default.
     Returns: the history; the model ends in eval mode holding the kept epoch's weights.
     """
     train_images, train_labels = _as_data(model, train_images, train_labels)
@@ -138,8 +142,8 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
     lr = model.default_lr if lr is None else lr
     # The GPU path (and any multi-process run): encoded bits on the device, a fused Adam, a CUDA-graphed
     # step (one process). The single-process CPU path is the plain loop below.
-    fast = device.type == "cuda" or distributed.active()
-    if device.type == "cuda":
+    fast = (device.type == "cuda" and cuda_graph) or distributed.active()
+    if fast and device.type == "cuda":
         optimizer = torch.optim.Adam(model.parameters(), fused=True, capturable=True,
                                      lr=torch.tensor(lr, device=device) if schedule != "constant" else lr)
     else:
@@ -158,7 +162,7 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
         if distributed.active():
             net = torch.nn.parallel.DistributedDataParallel(
                 net, device_ids=[device.index] if device.type == "cuda" else None)
-        runner = TrainStep(net, optimizer, device, graphed=device.type == "cuda" and not distributed.active())
+        runner = TrainStep(net, optimizer, device, graphed=cuda_graph and device.type == "cuda" and not distributed.active())
         bits_all = None if augment_shift else encode_on_device(model, train_images)
         images_dev = train_images.to(device) if augment_shift else None
     main = distributed.is_main()
