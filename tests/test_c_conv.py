@@ -19,7 +19,7 @@ from difflut.hw.ir import LUTLayer, NetlistIR
 from difflut.hw.passes import depends_on, optimize
 from difflut.input_format import InputFormat
 from difflut.models import get_model
-from test_evaluate import random_ir
+from irtools import random_ir
 
 CC = shutil.which("cc") or shutil.which("gcc")
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler")
@@ -80,7 +80,7 @@ def shared_table_ir(seed: int, flip: int | None = None) -> NetlistIR:
     """64 LUTs of one table over shifted encoder bits (offset-form loop), then 32 LUTs of one table over
     random layer-0 wires (index-form loop), 16 per class; ``flip``: that address of layer 1's table inverted."""
     rng = np.random.default_rng(seed)
-    base_ir = random_ir(seed, ks=[3], fmt=InputFormat(8), input_shape=(70,), num_bits=1, widths=(4,),
+    base_ir = random_ir(seed, ks=(3,), fmt=InputFormat(8), input_shape=(70,), num_bits=1, widths=(4,),
                         num_classes=2, const_p=0.0, table_fraction=0.0)
     encoder = base_ir.encoder
     t0, t1 = (np.tile(full_support_table(rng, k), (n, 1)) for k, n in ((3, 64), (4, 32)))

@@ -12,7 +12,7 @@ from difflut.hw.c_header import CBackendError, generate_header, generate_selftes
 from difflut.hw.evaluate import evaluate_ir
 from difflut.hw.ir import LUTLayer, NetlistIR, load_ir, save_ir
 from difflut.input_format import InputFormat
-from test_evaluate import random_codes, random_ir
+from irtools import random_codes, random_ir
 
 CC = shutil.which("cc") or shutil.which("gcc")
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler")
@@ -46,7 +46,7 @@ C_FORMATS = [InputFormat(8), InputFormat(8, signed=True), InputFormat(4, signed=
 def test_random_irs_compiled_match_evaluator(tmp_path, i):
     fmt = C_FORMATS[i]
     # every k 1..8 in every IR; table encoder bits except for the 16-bit formats (65536-entry tables)
-    ir = random_ir(200 + i, ks=[1, 2, 3, 4, 5, 6, 7, 8], fmt=fmt, widths=(30, 25, 25, 20, 20, 20, 15, 12),
+    ir = random_ir(200 + i, ks=(1, 2, 3, 4, 5, 6, 7, 8), fmt=fmt, widths=(30, 25, 25, 20, 20, 20, 15, 12),
                    num_classes=4, const_p=0.1, table_fraction=0.0 if fmt.bits > 12 else 0.3)
     codes = random_codes(ir, 157, seed=i)  # 3 batches, the last one partial
     codes[0] = fmt.min_code
@@ -56,28 +56,28 @@ def test_random_irs_compiled_match_evaluator(tmp_path, i):
 
 def test_wide_table_encoder(tmp_path):
     """A 12-bit code with arbitrary table bits (Shannon expansion over 12 code bits)."""
-    ir = random_ir(7, ks=[6], fmt=InputFormat(12, signed=True), input_shape=(3,), num_bits=2, widths=(16, 8),
+    ir = random_ir(7, ks=(6, 6), fmt=InputFormat(12, signed=True), input_shape=(3,), num_bits=2, widths=(16, 8),
                    num_classes=2, table_fraction=1.0)
     check_against_evaluator(tmp_path, ir, random_codes(ir, 100, seed=3))
 
 
 def test_optimised_ir_and_dead_logic(tmp_path):
     """Layers whose outputs reach no class, and class wires on encoder bits and constants."""
-    ir = random_ir(11, ks=[6, 2], widths=(40, 30, 30), num_classes=5, const_p=0.3)
+    ir = random_ir(11, ks=(6, 2, 6), widths=(40, 30, 30), num_classes=5, const_p=0.3, class_consts=(0.15, 0.15))
     check_against_evaluator(tmp_path, ir, random_codes(ir, 64, seed=1))
 
 
 def test_wide_classes_count_in_16_bit_fields(tmp_path):
     """350 wires per class: the adder trees' counts need more than 8 bits."""
-    ir = random_ir(13, ks=[3], widths=(60, 700), num_classes=2)
+    ir = random_ir(13, ks=(3, 3), widths=(60, 700), num_classes=2)
     assert ir.class_wires.shape[1] == 350
     check_against_evaluator(tmp_path, ir, random_codes(ir, 150, seed=2))
 
 
 def test_mismatches_are_caught_and_counted(tmp_path):
     """Corrupted expected values, a flipped truth-table bit and a moved threshold all fail the selftest."""
-    ir = random_ir(12, ks=[4], fmt=InputFormat(8), widths=(30, 20), num_classes=2, const_p=0.0,
-                   table_fraction=0.0)
+    ir = random_ir(12, ks=(4, 4), fmt=InputFormat(8), widths=(30, 20), num_classes=2, const_p=0.0,
+                   class_consts=(0, 0), table_fraction=0.0, class_source="last")
     codes = random_codes(ir, 200, seed=5)
     scores, classes = evaluate_ir(ir, codes)
     bad_scores = scores.copy()
@@ -131,7 +131,7 @@ def test_mismatches_are_caught_and_counted(tmp_path):
 
 
 def test_deterministic_and_round_trip(tmp_path):
-    ir = random_ir(13, ks=[5, 6])
+    ir = random_ir(13, ks=(5, 6))
     text = generate_header(ir, "net")
     assert generate_header(ir, "net") == text
     save_ir(ir, tmp_path / "net.ir.json")
@@ -143,7 +143,7 @@ def test_deterministic_and_round_trip(tmp_path):
 
 def test_header_only_two_units_and_unused_include(tmp_path):
     """No globals with state, no unused-function warnings: two units include it and link, one unused."""
-    ir = random_ir(14, ks=[3], fmt=InputFormat(8, signed=True))
+    ir = random_ir(14, ks=(3, 3, 3), fmt=InputFormat(8, signed=True))
     (tmp_path / "net.h").write_text(generate_header(ir, "net"))
     (tmp_path / "a.c").write_text('#include "net.h"\nint a(const int8_t *x) { return net_predict(x, 0); }\n')
     (tmp_path / "b.c").write_text('#include "net.h"\nint b(void);\nint b(void) { return NET_NUM_CLASSES; }\n'
@@ -182,7 +182,7 @@ def test_constant_classes_only(tmp_path):
     """No live logic at all (every class wire a constant or a constant LUT): still compiles with -Werror."""
     from difflut.hw.ir import CONST0, CONST1
 
-    ir = random_ir(16, ks=[2], widths=(4,), num_classes=2)
+    ir = random_ir(16, ks=(2,), widths=(4,), num_classes=2)
     const_layer = LUTLayer("c", np.array([[0, 1], [2, 3]]), np.array([[True] * 4, [False] * 4]))
     base = ir.num_encoder_wires
     ir = NetlistIR(ir.input_shape, ir.encoder, (const_layer,),
@@ -228,7 +228,7 @@ def test_unoptimised_ir_gives_the_code_of_its_optimised_form():
     from difflut.hw.c_header import ir_digest
     from difflut.hw.passes import optimize
 
-    ir = random_ir(201, ks=[2, 4, 6], widths=(30, 25, 20), num_classes=4, const_p=0.2)
+    ir = random_ir(201, ks=(2, 4, 6), widths=(30, 25, 20), num_classes=4, const_p=0.2)
     optimised = optimize(ir)[0]
     assert optimised.num_luts < ir.num_luts
     raw, opt = generate_header(ir, "m").splitlines(), generate_header(optimised, "m").splitlines()

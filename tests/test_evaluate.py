@@ -1,4 +1,4 @@
-"""The numpy reference evaluator of the netlist IR against a plain per-sample loop evaluator."""
+"""The bit-packed IR evaluator (difflut.hw.evaluate) against the plain reference (tests/irtools.py)."""
 
 from __future__ import annotations
 
@@ -6,102 +6,19 @@ import numpy as np
 import pytest
 
 from difflut.errors import InputError
-from difflut.hw.encoder_form import EncoderHardwareForm
 from difflut.hw.evaluate import evaluate_ir
 from difflut.hw.ir import CONST0, CONST1, LUTLayer, NetlistIR, load_ir, save_ir
 from difflut.input_format import InputFormat
-
-
-# -- helpers shared with test_c_header.py ------------------------------------------------------------
-def random_encoder(rng, fmt: InputFormat, features: int, num_bits: int, table_fraction: float = 0.3):
-    """Random encoder stage: threshold bits (incl. always-0 / always-1) and arbitrary table bits."""
-    numeric = np.arange(fmt.min_code, fmt.max_code + 1)
-    address = numeric & (fmt.num_codes - 1)
-    tables = np.zeros((features, num_bits, fmt.num_codes), dtype=bool)
-    for f in range(features):
-        for b in range(num_bits):
-            if rng.random() < table_fraction:
-                tables[f, b] = rng.random(fmt.num_codes) < 0.5
-            else:
-                t = int(rng.integers(fmt.min_code, fmt.max_code + 2))  # max_code + 1: always 0
-                tables[f, b, address] = numeric >= t
-    return EncoderHardwareForm.from_tables(fmt, "random", tables)
-
-
-def random_ir(seed: int, ks=None, fmt: InputFormat | None = None, input_shape=(2, 3), num_bits=3,
-              widths=(12, 9, 6), num_classes=3, const_p=0.1, table_fraction=0.3) -> NetlistIR:
-    rng = np.random.default_rng(seed)
-    if fmt is None:
-        bits = int(rng.integers(1, 11))
-        fmt = InputFormat(bits=bits, signed=bool(rng.integers(2)))
-    features = int(np.prod(input_shape))
-    encoder = random_encoder(rng, fmt, features, num_bits, table_fraction)
-    base = features * num_bits
-    layers = []
-    for i, width in enumerate(widths):
-        k = int(rng.integers(1, 9)) if ks is None else int(ks[i % len(ks)])
-        inputs = rng.integers(0, base, size=(width, k))
-        consts = rng.random((width, k)) < const_p
-        inputs[consts] = rng.choice([CONST0, CONST1], size=int(consts.sum()))
-        tables = rng.random((width, 1 << k)) < rng.uniform(0.2, 0.8)
-        layers.append(LUTLayer(f"layer{i}", inputs, tables))
-        base += width
-    group = max(1, widths[-1] // num_classes)
-    class_wires = rng.integers(0, base, size=(num_classes, group))
-    consts = rng.random(class_wires.shape) < const_p
-    class_wires[consts] = rng.choice([CONST0, CONST1], size=int(consts.sum()))
-    return NetlistIR(tuple(input_shape), encoder, tuple(layers), class_wires, {"seed": seed})
-
-
-def random_codes(ir: NetlistIR, batch: int, seed: int) -> np.ndarray:
-    fmt = ir.encoder.input_format
-    rng = np.random.default_rng(seed)
-    return rng.integers(fmt.min_code, fmt.max_code + 1, size=(batch, *ir.input_shape))
-
-
-def loop_evaluate(ir: NetlistIR, codes) -> tuple[np.ndarray, np.ndarray]:
-    """The IR's semantics written out literally, one sample and one wire at a time."""
-    enc = ir.encoder
-    fmt = enc.input_format
-    codes = np.asarray(codes).reshape(len(codes), -1)
-    scores = np.zeros((len(codes), ir.num_classes), dtype=np.int64)
-    predicted = np.zeros(len(codes), dtype=np.int64)
-    for s, row in enumerate(codes):
-        wire = []
-        for f in range(enc.num_features):
-            code = int(row[f])
-            for b in range(enc.num_bits):
-                if enc.is_threshold[f, b]:
-                    wire.append(code >= int(enc.thresholds[f, b]))
-                else:
-                    wire.append(bool(enc.tables[f, b, code % fmt.num_codes]))
-
-        def value(w):
-            return False if w == CONST0 else True if w == CONST1 else wire[w]
-
-        for layer in ir.layers:
-            outs = []
-            for m in range(layer.num_nodes):
-                a = sum(int(value(int(w))) << j for j, w in enumerate(layer.inputs[m]))
-                outs.append(bool(layer.tables[m, a]))
-            wire.extend(outs)
-        for c in range(ir.num_classes):
-            scores[s, c] = sum(int(value(int(w))) for w in ir.class_wires[c])
-        best = 0
-        for c in range(1, ir.num_classes):
-            if scores[s, c] > scores[s, best]:
-                best = c
-        predicted[s] = best
-    return scores, predicted
+from irtools import random_codes, random_encoder, random_ir, reference_eval
 
 
 # -- tests ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("k", range(1, 9))
-def test_every_k_matches_loop(k):
-    ir = random_ir(100 + k, ks=[k])
+def test_every_k_matches_the_reference(k):
+    ir = random_ir(100 + k, ks=(k, k, k), widths=(12, 9, 6))
     codes = random_codes(ir, 150, seed=k)
     scores, pred = evaluate_ir(ir, codes)
-    ref_scores, ref_pred = loop_evaluate(ir, codes)
+    ref_scores, ref_pred = reference_eval(ir, codes)
     np.testing.assert_array_equal(scores, ref_scores)
     np.testing.assert_array_equal(pred, ref_pred)
     assert scores.dtype == np.int64 and pred.dtype == np.int64
@@ -111,12 +28,10 @@ def test_every_k_matches_loop(k):
 def test_random_irs_mixed_k_and_formats(seed):
     fmt = [InputFormat(8), InputFormat(8, signed=True), InputFormat(4, signed=True), InputFormat(12),
            InputFormat(1), InputFormat(16, signed=True), InputFormat(5), InputFormat(11, signed=True)][seed]
-    ir = random_ir(seed, fmt=fmt, const_p=0.15)
-    codes = random_codes(ir, 200, seed=seed)
-    codes[0] = fmt.min_code
-    codes[1] = fmt.max_code
+    ir = random_ir(seed, fmt=fmt, ks=None, widths=(12, 9, 6), const_p=0.15)  # random k in 1..8
+    codes = random_codes(ir, 200, seed=seed)  # rows 0 and 1: min_code, max_code
     scores, pred = evaluate_ir(ir, codes, chunk=64)  # several chunks
-    ref_scores, ref_pred = loop_evaluate(ir, codes)
+    ref_scores, ref_pred = reference_eval(ir, codes)
     np.testing.assert_array_equal(scores, ref_scores)
     np.testing.assert_array_equal(pred, ref_pred)
 
@@ -197,9 +112,9 @@ def test_corrupted_truth_table_is_caught():
     after = evaluate_ir(_replace_table(ir, 0, 0, 3), codes)[0]
     assert not np.array_equal(before, after)
     # and on random IRs: flipping addressed entries of nodes that feed a class changes the scores
-    ir = random_ir(9, ks=[3], const_p=0.0)
+    ir = random_ir(9, ks=(3, 3, 3), widths=(12, 9, 6), const_p=0.0, class_consts=(0, 0))
     codes = random_codes(ir, 300, seed=2)
-    ref = loop_evaluate(ir, codes)[0]
+    ref = reference_eval(ir, codes)[0]
     read = sorted({int(w) for w in ir.class_wires.ravel() if w >= ir.num_encoder_wires})[:3]
     assert read
     changed = 0

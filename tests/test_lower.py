@@ -1,7 +1,7 @@
 """Lowering to the netlist IR: the IR computes exactly the model's eval-mode function.
 
-Every check compares class scores (popcounts) and predictions of a deliberately simple evaluator
-of the IR (:func:`simple_eval`: numpy, one step per layer, no bit packing) with PyTorch's eval mode,
+Every check compares class scores (popcounts) and predictions of the plain reference evaluator of
+the IR (tests/irtools.py: one wire at a time, no bit packing) with PyTorch's eval mode,
 on real MNIST test images and on random codes. Equality is exact; any mismatch fails.
 """
 
@@ -18,6 +18,7 @@ from difflut.data import load_mnist
 from difflut.hw import CONST0, CONST1, IRError, NetlistIR, load_ir, save_ir
 from difflut.hw.lower import LoweringError, NetlistBuilder, file_sha256, lower, lower_encoder, lower_layers
 from difflut.models import get_model
+from irtools import reference_eval
 
 MNIST_FMT = InputFormat(8, divisor=255.0)
 TINY_FC = {"layer_widths": (60, 30)}
@@ -27,43 +28,8 @@ TINY_CIFAR = {"conv_channels": (2, 4), "layer_widths": (40, 20), "encoder_bits":
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-# -- the reference evaluator of the IR --------------------------------------------------------------
-def encoder_bits(ir: NetlistIR, codes: np.ndarray) -> np.ndarray:
-    """Encoder stage on integer codes (B, F) -> bool (B, F * n), from the IR's own description:
-    a threshold bit is ``code >= threshold``, any other bit a lookup of the code's raw bit pattern."""
-    enc = ir.encoder
-    features, n = enc.num_features, enc.num_bits
-    by_threshold = codes[:, :, None] >= enc.thresholds[None]
-    address = codes & (enc.input_format.num_codes - 1)
-    by_table = enc.tables[np.arange(features)[None, :, None], np.arange(n)[None, None, :], address[:, :, None]]
-    return np.where(enc.is_threshold[None], by_threshold, by_table).reshape(len(codes), -1)
-
-
-def wire_values(ir: NetlistIR, codes) -> np.ndarray:
-    """Every wire's value on integer codes (B, *input_shape) -> bool (B, num_wires + 2).
-
-    Column w holds wire w; the two extra columns at the end hold the constants, so that numpy's
-    negative indices read them: ``values[:, CONST0 = -1]`` is False, ``values[:, CONST1 = -2]`` True.
-    """
-    codes = np.asarray(codes, dtype=np.int64).reshape(len(codes), -1)
-    values = np.zeros((len(codes), ir.num_wires + 2), dtype=bool)
-    values[:, CONST1] = True
-    values[:, : ir.num_encoder_wires] = encoder_bits(ir, codes)
-    for layer, base in zip(ir.layers, ir.layer_bases):
-        bits = values[:, layer.inputs].astype(np.int32)  # (B, N, k)
-        address = (bits << np.arange(layer.k, dtype=np.int32)).sum(-1)  # input j = address bit j
-        values[:, base : base + layer.num_nodes] = layer.tables[np.arange(layer.num_nodes), address]
-    return values
-
-
-def simple_eval(ir: NetlistIR, codes) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes (B, *input_shape) -> (scores int64 (B, C), predictions int64 (B,))."""
-    scores = wire_values(ir, codes)[:, ir.class_wires].sum(-1, dtype=np.int64)
-    return scores, scores.argmax(1)  # argmax: first maximum
-
-
 def assert_same_function(ir: NetlistIR, scores: torch.Tensor, codes) -> None:
-    got_scores, got_pred = simple_eval(ir, codes)
+    got_scores, got_pred = reference_eval(ir, codes)
     expected = scores.cpu().numpy()
     mismatched = np.flatnonzero((got_scores != expected).any(1))
     assert mismatched.size == 0, f"{mismatched.size} samples differ, first {mismatched[:5]}"
@@ -75,7 +41,7 @@ def model_check(model, codes: torch.Tensor, check_predict: bool = True) -> Netli
     ir = lower(model)
     again = NetlistIR.from_dict(json.loads(ir.to_json()))
     assert again.to_json() == ir.to_json()
-    scores, predictions = simple_eval(again, codes)
+    scores, predictions = reference_eval(again, codes)
     expected = model.class_scores(codes).numpy()
     mismatched = np.flatnonzero((scores != expected).any(1))
     assert mismatched.size == 0, f"{mismatched.size} samples differ, first {mismatched[:5]}"
@@ -132,7 +98,7 @@ def test_a_trained_model_lowers_exactly(mnist):
     model.eval()
     images, labels = mnist
     ir = model_check(model, images)
-    accuracy = (simple_eval(ir, images)[1] == labels.numpy()).mean()
+    accuracy = (reference_eval(ir, images)[1] == labels.numpy()).mean()
     assert accuracy > 0.3  # trained (chance is 0.1): the IR really classifies
 
 

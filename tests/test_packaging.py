@@ -92,9 +92,9 @@ def test_testbench_dir_falls_back_to_the_installed_share(tmp_path, monkeypatch):
     share = _fake_prefix(tmp_path, monkeypatch, ship=True)
     assert testbench_dir() == share
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent))
-    from test_verilog import random_ir
+    from irtools import rtl_ir
 
-    files, _ = verilog_files(random_ir(0, ks=(2, 3), nodes=4, classes=2, group=3))
+    files, _ = verilog_files(rtl_ir(0, ks=(2, 3), nodes=4, classes=2, group=3))
     for f in ("tb_difflut.py", "run_sim.py"):
         assert files[f] == (share / f).read_bytes()
 

@@ -11,7 +11,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from test_lower import simple_eval, wire_values
 
 from difflut import GroupSum, InputFormat, get_encoder, get_layer
 from difflut.data import load_mnist
@@ -28,6 +27,7 @@ from difflut.hw.passes import (
     same_netlist,
 )
 from difflut.models import get_model
+from irtools import reference_eval, reference_wires
 
 PASSES = [fold_constants, prune_inputs, collapse_identities, remove_dead, lambda ir: optimize(ir)]
 BIT = InputFormat(1)
@@ -77,8 +77,8 @@ def random_netlist(seed: int, features: int = 9, widths=(14, 12, 9), k: int = 3,
 
 
 def assert_equivalent(a: NetlistIR, b: NetlistIR, codes: np.ndarray) -> None:
-    sa, pa = simple_eval(a, codes)
-    sb, pb = simple_eval(b, codes)
+    sa, pa = reference_eval(a, codes)
+    sb, pb = reference_eval(b, codes)
     assert np.array_equal(sa, sb) and np.array_equal(pa, pb)
 
 
@@ -135,7 +135,7 @@ def test_optimized_zoo_models_equal_pytorch(name, overrides):
     model = get_model(name, **overrides).fit_encoder(images).eval()
     out, report = optimize(lower(model))
     assert report["luts_after"] < report["luts_before"]
-    scores, predictions = simple_eval(out, images)
+    scores, predictions = reference_eval(out, images)
     assert np.array_equal(scores, model.class_scores(images).numpy())
     assert np.array_equal(predictions, model.predict(images).numpy())
 
@@ -149,7 +149,7 @@ def test_residual_init_model_collapses_onto_encoder_bits():
     assert out.num_luts == 0 and report["collapse_identities"]["identity_reads"] >= 50
     assert (out.class_wires < ir.num_encoder_wires).all()
     test, _ = load_mnist("test")
-    assert np.array_equal(simple_eval(out, test[:500])[0], model.class_scores(test[:500]).numpy())
+    assert np.array_equal(reference_eval(out, test[:500])[0], model.class_scores(test[:500]).numpy())
 
 
 # -- each pass removes what it claims --------------------------------------------------------------------
@@ -248,20 +248,20 @@ def test_a_corrupted_table_entry_is_caught():
     model = get_model("mnist_fc_8k_dwn", layer_widths=(60, 30)).fit_encoder(images).eval()
     expected = model.class_scores(images).numpy()
     for ir in (lower(model), optimize(lower(model))[0]):
-        assert np.array_equal(simple_eval(ir, images)[0], expected)
+        assert np.array_equal(reference_eval(ir, images)[0], expected)
         # flip the one table entry that a class wire's LUT looks up for sample 0
         c, g = np.argwhere(ir.class_wires >= ir.num_encoder_wires)[0]
         wire = int(ir.class_wires[c, g])
         index = max(i for i, base in enumerate(ir.layer_bases) if base <= wire)
         layer, node = ir.layers[index], wire - ir.layer_bases[index]
-        values = wire_values(ir, images[:1])
+        values = reference_wires(ir, images[:1])
         address = int((values[0, layer.inputs[node]].astype(int) << np.arange(layer.k)).sum())
         d = json.loads(ir.to_json())
         tables = layer.tables.copy()
         tables[node, address] ^= True
         d["layers"][index] = LUTLayer(layer.name, layer.inputs, tables).to_dict()
         bad = NetlistIR.from_dict(d)
-        got = simple_eval(bad, images)[0]
+        got = reference_eval(bad, images)[0]
         assert not np.array_equal(got, expected) and got[0, c] != expected[0, c]
 
 
@@ -276,11 +276,11 @@ def test_a_corrupted_threshold_is_caught():
     enc.eval(), layer.eval()
     expected = GroupSum(10).popcount(layer(enc(fmt.to_float(codes)))).numpy()
     ir = lower_layers(enc, [layer], GroupSum(10), fmt)
-    assert np.array_equal(simple_eval(ir, codes)[0], expected)
+    assert np.array_equal(reference_eval(ir, codes)[0], expected)
     d = json.loads(ir.to_json())
     code, threshold = int(codes[0, 3]), d["encoder"]["thresholds"][3][1]
     # move feature 3's bit-1 threshold just across sample 0's code
     d["encoder"]["thresholds"][3][1] = code + 1 if code >= threshold else code
     bad = NetlistIR.from_dict(d)
-    got = simple_eval(bad, codes)[0]
+    got = reference_eval(bad, codes)[0]
     assert not np.array_equal(got, expected) and (got[0] != expected[0]).sum() == 1

@@ -22,7 +22,8 @@ if shutil.which("iverilog") is None:
     pytest.skip("Icarus Verilog (iverilog) is not installed", allow_module_level=True)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_verilog import random_ir, vectors_of  # noqa: E402
+from irtools import rtl_ir as random_ir  # noqa: E402
+from irtools import vectors_of  # noqa: E402
 
 from difflut.hw.evaluate import evaluate_ir  # noqa: E402
 from difflut.hw.ir import LUTLayer, NetlistIR  # noqa: E402

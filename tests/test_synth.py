@@ -16,7 +16,8 @@ import pytest
 pytest.importorskip("amaranth")
 sys.path.insert(0, str(Path(__file__).parent))
 
-from test_verilog import random_ir, vectors_of  # noqa: E402
+from irtools import rtl_ir as random_ir  # noqa: E402
+from irtools import vectors_of  # noqa: E402
 
 from difflut.cli import main  # noqa: E402
 from difflut.hw import synth  # noqa: E402

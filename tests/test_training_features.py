@@ -1,7 +1,7 @@
 """Layer training features: bit flips, gradient stabilisation, residual init, regularisers.
 
 Each feature is checked on its module and inside every registered layer
-(layer fixtures come from tests/test_layers.py).
+(layer fixtures come from tests/layer_cases.py).
 """
 
 import math
@@ -13,7 +13,7 @@ from difflut.bits import subset_order, walsh_coefficients
 from difflut.layers import BitFlip, GradientStabilization, RandomLayer
 from difflut.layers.grad_stabilization import GRAD_STABILIZATION_MODES, stabilize_gradient
 from difflut.regularizers import REGULARIZERS, l1_penalty, l2_penalty, penalty, spectral_penalty
-from test_layers import LAYER_CASES, NODE_TYPES, TableNode, binary, k_for, node_id
+from layer_cases import LAYER_CASES, NODE_TYPES, TableNode, binary, k_for, node_id
 
 LAYERS = sorted(LAYER_CASES)
 

@@ -1,7 +1,7 @@
 """The Verilog generator (difflut.hw.verilog, difflut.hw.rtl): structure, options, determinism.
 
-Bit-exactness against the numpy reference is checked by simulation in tests/test_sim.py; the
-helpers ``random_ir`` and ``reference`` here are shared with it.
+Bit-exactness against the IR evaluator is checked by simulation in tests/test_sim.py; the random
+IRs and the reference come from tests/irtools.py.
 """
 
 from __future__ import annotations
@@ -17,76 +17,14 @@ pytest.importorskip("amaranth")
 from difflut.hw.encoder_form import EncoderHardwareForm  # noqa: E402
 from difflut.hw.evaluate import evaluate_ir  # noqa: E402
 from difflut.hw.export import ExportError  # noqa: E402
-from difflut.hw.ir import CONST0, CONST1, LUTLayer, NetlistIR  # noqa: E402
+from difflut.hw.ir import LUTLayer, NetlistIR  # noqa: E402
 from difflut.hw.rtl.pipeline import PipelinePlan, popcount_depth  # noqa: E402
 from difflut.hw.rtl.tables import lut6_init, table_to_int  # noqa: E402
 from difflut.hw.verilog import export_verilog, generate  # noqa: E402
 from difflut.input_format import InputFormat  # noqa: E402
-
-
-def random_ir(seed: int, *, features=6, bits=4, signed=True, num_bits=3, ks=(1, 2, 3, 4, 5, 6), nodes=12,
-              classes=4, group=7, skip=True) -> NetlistIR:
-    """Random IR: threshold bits (in range, always 0, always 1) and table bits, one layer per k in ``ks``
-    (inputs from any earlier wire, some constants), class wires mostly from the last layer with a few
-    earlier wires and constants."""
-    rng = np.random.default_rng(seed)
-    fmt = InputFormat(bits, signed=signed)
-    values = np.arange(fmt.min_code, fmt.max_code + 1)
-    order = values & (fmt.num_codes - 1)
-    tables = np.zeros((features, num_bits, fmt.num_codes), dtype=bool)
-    for f in range(features):
-        for j in range(num_bits):
-            if rng.random() < 0.6:
-                t = int(rng.integers(fmt.min_code - 1, fmt.max_code + 3))
-                tables[f, j, order] = values >= t
-            else:
-                tables[f, j] = rng.random(fmt.num_codes) < 0.5
-    encoder = EncoderHardwareForm.from_tables(fmt, "random", tables)
-    layers, base, prev = [], features * num_bits, 0
-    for i, k in enumerate(ks):
-        low = prev if not skip else 0
-        inputs = rng.integers(low, base, size=(nodes, k))
-        consts = rng.random((nodes, k)) < 0.08
-        inputs[consts] = rng.choice([CONST0, CONST1], size=int(consts.sum()))
-        layers.append(LUTLayer(f"layers.{i}", inputs, rng.random((nodes, 1 << k)) < 0.5))
-        prev, base = base, base + nodes
-    class_wires = rng.integers(prev, base, size=(classes, group))
-    class_wires[rng.random(class_wires.shape) < 0.1] = rng.integers(0, base)
-    class_wires[rng.random(class_wires.shape) < 0.08] = CONST1
-    class_wires[rng.random(class_wires.shape) < 0.05] = CONST0
-    return NetlistIR((features,), encoder, layers, class_wires, {"seed": seed})
-
-
-def reference(ir: NetlistIR, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Plain numpy evaluation of the IR semantics: (scores (B, C), predicted (B,))."""
-    codes = np.asarray(codes).reshape(len(codes), -1)
-    wires = np.zeros((codes.shape[0], ir.num_wires + 2), dtype=bool)  # index -2 = CONST1, -1 = CONST0
-    wires[:, -2] = True
-    fmt = ir.encoder.input_format
-    address = codes & (fmt.num_codes - 1)
-    for f in range(ir.num_features):
-        for j in range(ir.encoder.num_bits):
-            wires[:, f * ir.encoder.num_bits + j] = ir.encoder.tables[f, j, address[:, f]]
-    for layer, base in zip(ir.layers, ir.layer_bases):
-        a = np.zeros((codes.shape[0], layer.num_nodes), dtype=np.int64)
-        for j in range(layer.k):
-            a |= wires[:, layer.inputs[:, j]].astype(np.int64) << j
-        wires[:, base:base + layer.num_nodes] = layer.tables[np.arange(layer.num_nodes), a]
-    scores = wires[:, ir.class_wires].sum(-1)
-    return scores, scores.argmax(-1)
-
-
-def random_codes(ir: NetlistIR, n: int, seed: int = 0) -> np.ndarray:
-    fmt = ir.encoder.input_format
-    codes = np.random.default_rng(seed).integers(fmt.min_code, fmt.max_code + 1, size=(n, ir.num_features))
-    codes[: min(n, 2)] = [[fmt.min_code], [fmt.max_code]][: min(n, 2)]  # the extremes
-    return codes
-
-
-def vectors_of(ir: NetlistIR, n: int, seed: int = 0) -> dict:
-    codes = random_codes(ir, n, seed)
-    scores, classes = evaluate_ir(ir, codes)  # the simulations check the Verilog against the IR evaluator
-    return {"codes": codes, "scores": scores, "classes": classes}
+from irtools import random_codes, vectors_of  # noqa: E402
+from irtools import reference_eval as reference  # noqa: E402
+from irtools import rtl_ir as random_ir  # noqa: E402
 
 
 @pytest.mark.parametrize("seed", range(4))
