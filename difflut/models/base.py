@@ -332,7 +332,7 @@ class BaseModel(nn.Module, ABC):
         if not _is_int(batch_size) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         self.to_float(images[:0] if isinstance(images, torch.Tensor) else images)  # checks only
-        return images.split(batch_size)
+        return images.split(batch_size) if len(images) else ()  # an empty batch: an empty result
 
     @contextlib.contextmanager
     def _eval_mode(self) -> Iterator[None]:
