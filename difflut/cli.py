@@ -9,7 +9,9 @@
     difflut sim DIR [--simulator icarus|verilator]
 
 ``export`` takes its targets and each target's options from the backend registry
-(:mod:`difflut.hw.backends`); an option the chosen target does not take is an error.
+(:mod:`difflut.hw.backends`); an option the chosen target does not take is an error. A user error is
+one line ``difflut COMMAND: error: ...`` and exit status 2 (``difflut --debug COMMAND`` shows the
+traceback); numeric options are range-checked by the parser (docs/reliability.md, "Command line").
 """
 
 from __future__ import annotations
