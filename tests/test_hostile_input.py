@@ -264,6 +264,11 @@ def test_sim_runs_no_code_from_the_folder_and_runs_do_not_collide(tmp_path):
     (["eval", "m.pt", "--flip-rate", "1.5"], "argument --flip-rate: must be a number in [0.0, 1.0]"),
     (["export", "m.pt", "--target", "ir", "-o", "x", "--vectors", "0"], "argument --vectors: must be an integer >= 1"),
     (["demo", "--sim-vectors", "-3"], "argument --sim-vectors: must be an integer >= 1"),
+    (["train", "mnist_fc_8k_dwn", "--val-size", "-1"], "argument --val-size: must be an integer >= 0"),
+    (["train", "mnist_fc_8k_dwn", "--gpus", "0"], "argument --gpus: must be an integer >= 1"),
+    (["eval", "m.pt", "--limit", "0"], "argument --limit: must be an integer >= 1"),
+    (["synth", "rtl", "--jobs", "0"], "argument --jobs: must be an integer >= 1"),
+    (["train", "mnist_fc_8k_dwn", "--epochs", "two"], "argument --epochs: expected an integer, got 'two'"),
 ])
 def test_numeric_options_are_range_checked_by_the_parser(capsys, argv, message):
     with pytest.raises(SystemExit) as info:
@@ -297,9 +302,26 @@ def test_evaluate_refuses_labels_outside_the_classes_and_empty_batches_are_empty
         labels[3] = bad
         with pytest.raises(ValueError, match=r"labels must be integers in 0..9"):
             evaluate(model, images, labels)
+    with pytest.raises(ValueError, match=r"labels must be integers"):
+        evaluate(model, images, torch.zeros(8))
     empty = images[:0]
     assert model.class_scores(empty).shape == (0, 10) and model.class_scores(empty).dtype == torch.int64
     assert model.predict(empty).shape == (0,)
+
+
+def test_train_checks_its_output_and_shift_before_any_work(tmp_path):
+    from difflut.files import OutputError
+    from difflut.training import train
+
+    model = get_model("mnist_fc_8k_dwn", seed=0, layer_widths=(20, 10))
+    images, labels = load_mnist("train")
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="is not a DiffLUT checkpoint"):
+        train(model, images[:50], labels[:50], epochs=1, out=tmp_path / "notes.txt", progress=False)
+    with pytest.raises(ValueError, match="augment_shift 28 must be smaller than the images"):
+        train(model, images[:50], labels[:50], epochs=1, augment_shift=28, progress=False)
+    assert not model.encoder.fitted  # nothing ran
+    assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 # -- property tests ------------------------------------------------------------------------------
