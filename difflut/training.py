@@ -60,6 +60,10 @@ def evaluate(model, images: torch.Tensor, labels: torch.Tensor, batch_size: int 
     """
     images, labels = _as_data(model, images, labels)
     _check_data(images, labels, "evaluate")
+    if labels.is_floating_point() or labels.dtype == torch.bool or labels.is_complex() \
+            or int(labels.min()) < 0 or int(labels.max()) >= model.num_classes:
+        raise ValueError(f"evaluate: labels must be integers in 0..{model.num_classes - 1} (the model's classes), "
+                         f"got {labels.dtype} values in {labels.min().item()}..{labels.max().item()}")
     if packed and model.device.type == "cuda" and not flip_rate:  # the bit-packed evaluator of the model's IR
         from .hw.lower import LoweringError
         from .packed_eval import packed_class_scores
@@ -127,6 +131,13 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
     check_max_shift(augment_shift)
+    if augment_shift and (train_images.dim() < 3 or augment_shift >= min(train_images.shape[-2:])):
+        raise ValueError(f"augment_shift {augment_shift} must be smaller than the images "
+                         f"({tuple(train_images.shape[1:])}): a larger shift leaves them blank")
+    if out is not None:  # before any work: the checkpoint path is writable and not another file
+        from .run_options import check_checkpoint_out
+
+        check_checkpoint_out(out)
     _check_keep(keep)
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from difflut.data import load_mnist
-from difflut.files import commit_folder
+from difflut.files import commit_folder, with_manifest
 from difflut.hw.backends import Backend, ExportError, Option, get_backend, list_backends, register_backend
 from difflut.hw.evaluate import evaluate_ir
 from difflut.hw.export import build_ir
@@ -90,7 +90,8 @@ def test_every_backend_equals_evaluate_ir(target, small, tmp_path):
     options = backend.validate(OPTIONS.get(target, {}))
     for label, design, expect in (("good", ir, True), ("flipped", flipped(ir, vectors), False)):
         folder = tmp_path / label
-        commit_folder(backend.render(design, vectors, name="net", **options), folder, markers=("export.json",))
+        commit_folder(with_manifest(backend.render(design, vectors, name="net", **options), "export.json"), folder,
+                      manifest="export.json")
         assert runner(backend, folder, ir, vectors) is expect, label
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -257,6 +258,11 @@ def test_verilog_target_and_sim_cli_on_a_trained_model(trained, tmp_path, capsys
                           verilog.read_text())
     assert count > 100
     verilog.write_text(text)
+    assert main(["sim", str(out), "--vectors", "300"]) == 2  # the manifest's hash catches it before simulating
+    assert "mnist_fc_8k_dwn.v: its SHA-256 differs from the one in export.json" in capsys.readouterr().err
+    manifest = json.loads((out / "export.json").read_text())  # an exporter that wrote wrong tables: the
+    manifest["files"][verilog.name] = hashlib.sha256(verilog.read_bytes()).hexdigest()  # simulation catches it
+    (out / "export.json").write_text(json.dumps(manifest))
     assert main(["sim", str(out), "--vectors", "300"]) == 1
     assert "FAIL" in capsys.readouterr().out
 

@@ -7,6 +7,7 @@ back-to-back and randomly stalled valid/ready traffic (or vector by vector when 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -27,7 +28,7 @@ from irtools import vectors_of  # noqa: E402
 
 from difflut.hw.evaluate import evaluate_ir  # noqa: E402
 from difflut.hw.ir import LUTLayer, NetlistIR  # noqa: E402
-from difflut.hw.sim import run_sim  # noqa: E402
+from difflut.hw.sim import SimError, run_sim  # noqa: E402
 from difflut.hw.verilog import export_verilog  # noqa: E402
 
 N_VECTORS = 1000
@@ -74,8 +75,16 @@ def test_edge_shapes(tmp_path):
     deep = random_ir(6, bits=3, ks=(6, 6, 2, 6), nodes=20, classes=3, group=40, signed=True)
     export_verilog(deep, tmp_path / "b", pipeline=3, lut_style="xilinx", vectors=vectors_of(deep, 300))
     _assert_pass(run_sim(tmp_path / "b"), 300)
-    _assert_pass(run_sim(tmp_path / "a"), 64)  # again: its own testbench, not the last folder's
+    _assert_pass(run_sim(tmp_path / "a"), 64)  # again: the installed testbench on this folder's design
     assert sys.path == path_before
+
+
+def _rehash(folder: Path, name: str) -> None:
+    """Make the manifest agree with a changed file (an exporter that wrote it so): only the simulation
+    can catch it then (run_sim refuses a file whose hash differs, see tests/test_hostile_input.py)."""
+    manifest = json.loads((folder / "export.json").read_text())
+    manifest["files"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    (folder / "export.json").write_text(json.dumps(manifest))
 
 
 def _class_node(ir: NetlistIR) -> int:
@@ -98,6 +107,7 @@ def test_corrupted_verilog_table_is_caught(tmp_path):
     flipped = f"{int(init, 16) ^ (2**64 - 1):016x}"  # the node now outputs the complement
     rest = pattern.sub(f".INIT(64'h{flipped})\n  ) lut{node} (", rest, count=1)
     path.write_text(head + f"module difflut__core__layer{last} (" + rest)
+    _rehash(out, "difflut.v")
     result = run_sim(out)
     assert not result.passed
     assert result.mismatches > 0
@@ -124,6 +134,7 @@ def test_wrong_latency_in_params_is_caught(tmp_path):
     params = json.loads((out / "params.json").read_text())
     params["latency"] += 1
     (out / "params.json").write_text(json.dumps(params))
+    _rehash(out, "params.json")
     result = run_sim(out, limit=30)
     assert not result.passed
     assert any("latency" in " ".join(r["errors"]) or "clocks" in " ".join(r["errors"])
@@ -140,7 +151,13 @@ def test_run_sim_with_vectors_given(tmp_path):
     _assert_pass(result, 40)
     wrong = classes.copy()
     wrong[5] = (wrong[5] + 1) % ir.num_classes
-    assert run_sim(out, vectors=(codes, scores, wrong)).mismatches == 2  # seen by both tests
+    with pytest.raises(SimError, match=r"vectors\[5\].class: expected"):  # not the first maximum of its scores
+        run_sim(out, vectors=(codes, scores, wrong))
+    i, c = next((i, c) for i in range(len(codes)) for c in range(ir.num_classes)
+                if c != classes[i] and scores[i, c] > 0)
+    lower = scores.copy()
+    lower[i, c] -= 1  # a wrong but consistent expectation: only the simulation can catch it
+    assert run_sim(out, vectors=(codes, lower, classes)).mismatches == 2  # seen by both tests
 
 
 @pytest.mark.skipif(shutil.which("verilator") is None, reason="Verilator is not installed")

@@ -130,7 +130,7 @@ def test_export_is_byte_identical_and_atomic(tmp_path):
     export_verilog(ir, a, pipeline=2, lut_style="xilinx", vectors=vectors)
     first = _folder_bytes(a)
     assert set(first) == {"README.md", "params.json", "difflut.v", "LUT6.v", "vectors.json", "tb_difflut.py",
-                          "run_sim.py"}
+                          "run_sim.py", "export.json"}
     export_verilog(ir, a, pipeline=2, lut_style="xilinx", vectors=vectors)  # replaces in place
     assert _folder_bytes(a) == first
     export_verilog(ir, tmp_path / "b", pipeline=2, lut_style="xilinx", vectors=vectors)

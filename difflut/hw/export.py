@@ -15,20 +15,22 @@ after the backend's optional check. Targets (see ``list_backends()``):
   ``pipeline`` and ``lut_style``.
 
 An option the target does not take is an error. Atomicity: ``out_dir`` is either the complete new export
-or untouched; an existing ``out_dir`` is replaced only when it is empty or a previous DiffLUT export (it has
-``export.json``). Same model in, byte-identical files out.
+or untouched. The manifest lists the SHA-256 of every file the export wrote; an existing ``out_dir`` is
+replaced only when it is empty or an export whose manifest verifies (no listed file changed), the files
+it does not list (the user's) are kept, and an interrupted commit is recovered first
+(:func:`difflut.files.commit_folder`); the output folder is checked before any work starts. Same model
+in, byte-identical files out.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..files import OutputError, commit_folder, sha256_bytes
+from ..files import OutputError, commit_folder, manifest_bytes, prepare_output_folder, sha256_bytes
 from .backends import MANIFEST, ExportError, get_backend
 from .c_header import ir_digest
 from .evaluate import evaluate_ir
@@ -116,10 +118,6 @@ def _checked_vectors(model, ir: NetlistIR, vectors, vector_codes, data_dir) -> t
     return TestVectors.for_ir(ir, codes, scores, predicted), cuda
 
 
-def _manifest_bytes(manifest: dict) -> bytes:
-    return (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode()
-
-
 def render(model_or_checkpoint, target: str, *, name: str | None = None, vectors: int = 256,
            vector_codes=None, optimize: bool = True, data_dir=None, **options) -> tuple[dict[str, bytes], dict]:
     """The files of an export as ``{file name: bytes}`` plus its manifest (nothing is written).
@@ -149,7 +147,7 @@ def render(model_or_checkpoint, target: str, *, name: str | None = None, vectors
         "cuda_forward": cuda,
         "files": {f: sha256_bytes(data) for f, data in sorted(files.items())},
     }
-    files[MANIFEST] = _manifest_bytes(manifest)
+    files[MANIFEST] = manifest_bytes(manifest)
     return files, manifest
 
 
@@ -177,6 +175,13 @@ def export(model_or_checkpoint, target: str, out_dir, *, name: str | None = None
     if check and not backend.has_check:
         raise ExportError(f"target {target!r} has no check (--check applies to: "
                           f"{', '.join(_targets_with_check())})")
+    backend.validate(options)
+    if name is not None:
+        export_name(name)
+    try:  # before any work: the output folder must be ours to replace (an interrupted commit is recovered)
+        prepare_output_folder(out_dir, MANIFEST)
+    except OutputError as e:
+        raise ExportError(str(e)) from None
     files, manifest = render(model_or_checkpoint, target, name=name, vectors=vectors, vector_codes=vector_codes,
                              optimize=optimize, data_dir=data_dir, **options)
     full = backend.validate(options)
@@ -184,10 +189,10 @@ def export(model_or_checkpoint, target: str, out_dir, *, name: str | None = None
     def run_check(tmp: Path) -> None:
         nonlocal manifest
         manifest = dict(manifest, selftest=backend.check(tmp, name=manifest["name"], **full))
-        (tmp / MANIFEST).write_bytes(_manifest_bytes(manifest))  # the folder is not committed yet
+        (tmp / MANIFEST).write_bytes(manifest_bytes(manifest))  # the folder is not committed yet
 
     try:
-        commit_folder(files, out_dir, markers=(MANIFEST,), before_commit=run_check if check else None)
+        commit_folder(files, out_dir, manifest=MANIFEST, before_commit=run_check if check else None)
     except OutputError as e:
         raise ExportError(str(e)) from None
     return manifest

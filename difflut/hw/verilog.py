@@ -10,7 +10,9 @@ temporary folder renamed into place):
   only; leave it out of synthesis for Xilinx parts);
 * ``params.json``: ports, input/score packing, latency, options;
 * ``vectors.json``: test vectors (raw input codes and expected scores and classes), when given;
-* ``tb_difflut.py`` (cocotb testbench) and ``run_sim.py`` (its runner), ``README.md``.
+* ``tb_difflut.py`` (cocotb testbench) and ``run_sim.py`` (its runner), ``README.md``;
+* ``export.json`` (``export_verilog`` only; :func:`difflut.hw.export.export` writes a fuller one): the
+  SHA-256 of every other file.
 
 The testbench files come from the repository's ``sim/`` (a source checkout) or, in an installed wheel,
 from ``share/difflut/sim`` under ``sys.prefix`` (see :func:`testbench_dir`).
@@ -27,31 +29,17 @@ from pathlib import Path
 
 from amaranth.lib.wiring import In
 
-from ..files import OutputError, commit_folder
-from ..resources import candidate_folders, find_folder
+from ..files import OutputError, commit_folder, prepare_output_folder, with_manifest
 from .backends.base import MANIFEST, ExportError
 from .ir import NetlistIR
 from .names import check_name
+from .sim import PARAMS_FORMAT, PARAMS_VERSION, SIM_FILES, testbench_dir
 from .vectors import TestVectors
 from .rtl.core import Core
 from .rtl.lut_layer import LUT_STYLES
 from .rtl.pipeline import PipelinePlan, popcount_depth
 from .rtl.stream import Stream
 
-PARAMS_FORMAT = "difflut-verilog"
-PARAMS_VERSION = 1
-SIM_FILES = ("tb_difflut.py", "run_sim.py")
-
-
-def testbench_dir() -> Path:
-    """The folder holding the cocotb testbench files (``SIM_FILES``): ``sim/`` of a source checkout, or
-    ``share/difflut/sim`` of an installed wheel (:func:`difflut.resources.find_folder`). Raises
-    :class:`~difflut.hw.backends.ExportError` if none holds them."""
-    folder = find_folder("sim", SIM_FILES)
-    if folder is None:
-        raise ExportError(f"the cocotb testbench files {', '.join(SIM_FILES)} were not found; looked in "
-                          + ", ".join(str(c) for c in candidate_folders("sim")))
-    return folder
 
 
 _LUT6_MODEL = """\
@@ -217,12 +205,18 @@ def verilog_files(ir: NetlistIR, *, pipeline="none", lut_style: str = "behaviora
 
 def export_verilog(ir: NetlistIR, out_dir, *, pipeline="none", lut_style: str = "behavioral", vectors=None,
                    name: str = "difflut") -> dict:
-    """Write the self-standing Verilog folder of ``ir`` to ``out_dir`` (atomically, see
-    :func:`difflut.files.commit_folder`: an existing folder is replaced only if it is a previous
-    export); returns the params. ``vectors``: see :meth:`difflut.hw.vectors.TestVectors.of`."""
-    files, params = verilog_files(ir, pipeline=pipeline, lut_style=lut_style, vectors=vectors, name=name)
+    """Write the self-standing Verilog folder of ``ir`` to ``out_dir`` with a manifest ``export.json`` of
+    its files (atomically, see :func:`difflut.files.commit_folder`: an existing folder is replaced only if
+    it is an export whose manifest verifies; files it does not list are kept); returns the params.
+    ``vectors``: see :meth:`difflut.hw.vectors.TestVectors.of`."""
     try:
-        commit_folder(files, out_dir, markers=("params.json", MANIFEST))
+        prepare_output_folder(out_dir, MANIFEST)
+    except OutputError as e:
+        raise ExportError(str(e)) from None
+    files, params = verilog_files(ir, pipeline=pipeline, lut_style=lut_style, vectors=vectors, name=name)
+    files = with_manifest(files, MANIFEST, {"target": "verilog", "name": params["top"]})
+    try:
+        commit_folder(files, out_dir, manifest=MANIFEST)
     except OutputError as e:
         raise ExportError(str(e)) from None
     return params

@@ -240,7 +240,8 @@ class BaseModel(nn.Module, ABC):
     def _chunks(self, images, batch_size):
         if not is_int(batch_size) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        return self.to_codes(images).split(batch_size)
+        codes = self.to_codes(images)
+        return codes.split(batch_size) if len(codes) else ()  # an empty batch: an empty result
 
     @contextlib.contextmanager
     def _eval_mode(self) -> Iterator[None]:
