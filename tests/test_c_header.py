@@ -166,8 +166,11 @@ def test_header_only_two_units_and_unused_include(tmp_path):
 def test_errors():
     ir = random_ir(15)
     for bad in ("1abc", "a-b", "", "x" * 64, None):
-        with pytest.raises(CBackendError, match="C identifier"):
+        with pytest.raises(CBackendError, match="C name must be an identifier"):
             generate_header(ir, bad)
+    for reserved in ("int", "for", "__x", "_Bool", "module"):  # the one name rule refuses keywords too
+        with pytest.raises(CBackendError, match="C name"):
+            generate_header(ir, reserved)
     with pytest.raises(TypeError):
         generate_header(ir.to_dict(), "m")
     codes = random_codes(ir, 3, seed=0)

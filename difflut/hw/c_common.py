@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from .ir import NetlistIR
+from .names import ExportNameError
+from .names import check_name as check_export_name
 
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+#: the longest C prefix (C99 guarantees 63 significant characters of an internal identifier)
+C_MAX_LENGTH = 63
 
 
 class CBackendError(ValueError):
@@ -14,9 +15,11 @@ class CBackendError(ValueError):
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise CBackendError(f"name must be a C identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63 chars), got {name!r}")
-    return name
+    """``name`` if it is a usable C prefix (the one name rule of :mod:`difflut.hw.names`), else CBackendError."""
+    try:
+        return check_export_name(name, max_length=C_MAX_LENGTH, what="C name")
+    except ExportNameError as e:
+        raise CBackendError(str(e)) from None
 
 
 def input_c_type(ir: NetlistIR) -> str:
