@@ -21,6 +21,7 @@ from difflut.hw.passes import (
     collapse_identities,
     depends_on,
     fold_constants,
+    merge_duplicates,
     optimize,
     prune_inputs,
     remove_dead,
@@ -29,7 +30,7 @@ from difflut.hw.passes import (
 from difflut.models import get_model
 from irtools import reference_eval, reference_wires
 
-PASSES = [fold_constants, prune_inputs, collapse_identities, remove_dead, lambda ir: optimize(ir)]
+PASSES = [fold_constants, prune_inputs, collapse_identities, merge_duplicates, remove_dead, lambda ir: optimize(ir)]
 BIT = InputFormat(1)
 
 
@@ -84,7 +85,7 @@ def assert_equivalent(a: NetlistIR, b: NetlistIR, codes: np.ndarray) -> None:
 
 # -- function preservation ------------------------------------------------------------------------------
 @pytest.mark.parametrize("seed", range(12))
-@pytest.mark.parametrize("run", PASSES, ids=["fold", "prune", "collapse", "dead", "optimize"])
+@pytest.mark.parametrize("run", PASSES, ids=["fold", "prune", "collapse", "merge", "dead", "optimize"])
 def test_passes_preserve_the_function_exhaustively(run, seed):
     ir = random_netlist(seed, k=2 + seed % 4)
     out, report = run(ir)
@@ -284,3 +285,72 @@ def test_a_corrupted_threshold_is_caught():
     bad = NetlistIR.from_dict(d)
     got = reference_eval(bad, codes)[0]
     assert not np.array_equal(got, expected) and (got[0] != expected[0]).sum() == 1
+
+
+# -- common-subexpression merge ---------------------------------------------------------------------------
+def with_twins(ir: NetlistIR, seed: int) -> NetlistIR:
+    """``ir`` with each layer doubled: every node gets a twin reading the same wires in a random order
+    (table permuted to match); later layers and class wires read twins or originals at random."""
+    rng = np.random.default_rng(seed)
+    layers, base, remap = [], ir.num_encoder_wires, np.arange(ir.num_wires)
+    new_of = {}
+    for layer, old_base in zip(ir.layers, ir.layer_bases):
+        n, k = layer.inputs.shape
+        inputs = layer.inputs.copy()
+        real = inputs >= 0
+        inputs[real] = remap[inputs[real]]
+        perm = np.argsort(rng.random((n, k)), axis=1)
+        twin_inputs = np.take_along_axis(inputs, perm, axis=1)
+        # twin input j is original input perm[j]: T_twin[a] = T[sum_j bit_j(a) << perm[j]]
+        bits = (np.arange(1 << k)[None, None, :] >> np.arange(k)[None, :, None]) & 1
+        twin_tables = np.take_along_axis(layer.tables, (bits << perm[:, :, None]).sum(1), axis=1)
+        layers.append(LUTLayer(layer.name, np.concatenate([inputs, twin_inputs]),
+                               np.concatenate([layer.tables, twin_tables])))
+        pick = rng.random(n) < 0.5
+        remap[old_base:old_base + n] = base + np.arange(n) + np.where(pick, n, 0)
+        base += 2 * n
+    cw = ir.class_wires.copy()
+    cw[cw >= 0] = remap[cw[cw >= 0]]
+    return NetlistIR(ir.input_shape, ir.encoder, tuple(layers), cw, ir.metadata)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_merge_duplicates_merges_permuted_twins_exhaustively(seed):
+    ir = random_netlist(seed, k=2 + seed % 4)
+    doubled = with_twins(ir, seed)
+    assert_equivalent(ir, doubled, all_codes(ir.num_features))  # the test netlist itself is right
+    merged, report = merge_duplicates(doubled)
+    assert_equivalent(doubled, merged, all_codes(ir.num_features))
+    # twins of a node with a repeated input differ on impossible addresses until prune_inputs merges it
+    canonical, _ = prune_inputs(doubled)
+    merged, report = merge_duplicates(canonical)
+    assert_equivalent(doubled, merged, all_codes(ir.num_features))
+    assert report["luts_merged"] >= ir.num_luts  # every twin (and any duplicate already in ir)
+    out, _ = remove_dead(merged)
+    assert out.num_luts <= ir.num_luts
+    opt_doubled, _ = optimize(doubled)
+    assert opt_doubled.num_luts <= optimize(ir)[0].num_luts
+
+
+def test_merge_duplicates_keeps_nodes_that_differ():
+    """Same inputs, tables differing in one entry: not merged (and the equivalence check sees a
+    mismatch when one is forced onto the other)."""
+    enc = bit_encoder(4)
+    inputs = np.array([[0, 2, 4], [4, 0, 2]])
+    table = np.random.default_rng(0).random(8) < 0.5
+    bits = (np.arange(8)[None, :] >> np.arange(3)[:, None]) & 1
+    perm = np.array([2, 0, 1])  # node 1 input j is node 0 input perm[j]
+    permuted = table[(bits << perm[:, None]).sum(0)]
+    different = permuted.copy()
+    different[5] = ~different[5]
+    for second, merged in ((permuted, 1), (different, 0)):
+        ir = NetlistIR((4,), enc, (LUTLayer("l0", inputs, np.stack([table, second])),),
+                       np.array([[8], [9]]), {})
+        out, report = merge_duplicates(ir)
+        assert report["luts_merged"] == merged
+        assert_equivalent(ir, out, all_codes(4))
+    # negative: reading node 0 in place of a node that differs changes the scores
+    ir = NetlistIR((4,), enc, (LUTLayer("l0", inputs, np.stack([table, different])),), np.array([[8], [9]]), {})
+    wrong = NetlistIR((4,), enc, ir.layers, np.array([[8], [8]]), {})
+    with pytest.raises(AssertionError):
+        assert_equivalent(ir, wrong, all_codes(4))

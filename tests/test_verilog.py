@@ -48,8 +48,9 @@ def test_tables_and_lut6_init():
 
 @pytest.mark.parametrize("width", [1, 2, 3, 4, 6, 7, 200, 800])
 def test_popcount_depth_is_logarithmic(width):
-    depth = popcount_depth(width)
-    assert depth == (0 if width == 1 else 1 + int(np.ceil(np.log2(np.ceil(width / 3)))))
+    depth = popcount_depth(width)  # compressor levels: at most one more than an adder tree's
+    assert depth <= (0 if width == 1 else 2 + int(np.ceil(np.log2(np.ceil(width / 3)))))
+    assert (depth == 0) == (width == 1)
 
 
 def test_pipeline_plan_and_latency():

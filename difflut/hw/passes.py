@@ -14,9 +14,12 @@ number of classes, the group size G or the metadata.
 * :func:`collapse_identities`: a LUT equal to one of its inputs is bypassed (readers, class wires
   included, read that input); a LUT equal to the inverse of an input is absorbed into its LUT
   readers' tables. Class wires keep reading inverters: a popcount needs the true polarity.
+* :func:`merge_duplicates`: each node's inputs are sorted (table permuted to match); nodes of a layer
+  with the same inputs and table are merged (common subexpressions): readers, class wires included,
+  read the first of them.
 * :func:`remove_dead`: LUTs that no class wire reaches are deleted, LUT wires renumbered compactly
   (in their old order), empty layers dropped.
-* :func:`optimize`: all four to a fixed point.
+* :func:`optimize`: all five to a fixed point.
 
 Canonical table: for an input j fixed at CONST0, the rows with address bit j set equal the
 bit-clear rows, ``T[a | 2**j] == T[a & ~2**j]``; the table then does not depend on bit j at all.
@@ -30,9 +33,10 @@ import numpy as np
 
 from .ir import CONST0, CONST1, LUTLayer, NetlistIR
 
-__all__ = ["collapse_identities", "fold_constants", "optimize", "prune_inputs", "remove_dead", "same_netlist"]
+__all__ = ["collapse_identities", "fold_constants", "merge_duplicates", "optimize", "prune_inputs", "remove_dead",
+           "same_netlist"]
 
-PASS_NAMES = ("fold_constants", "prune_inputs", "collapse_identities", "remove_dead")
+PASS_NAMES = ("fold_constants", "prune_inputs", "collapse_identities", "merge_duplicates", "remove_dead")
 
 
 # -- a mutable working copy -------------------------------------------------------------------------------
@@ -231,6 +235,45 @@ def collapse_identities(ir: NetlistIR) -> tuple[NetlistIR, dict]:
     return net.build(), report
 
 
+# -- common subexpressions ---------------------------------------------------------------------------------
+def sort_inputs(inputs: np.ndarray, tables: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's inputs in ascending order (stable), its table permuted to match: new input j is old
+    input ``perm[j]``, so ``T'[a] = T[sum_j bit_j(a) * 2**perm[j]]``. Shapes as given: (N, k), (N, 2**k)."""
+    k = inputs.shape[1]
+    perm = np.argsort(inputs, axis=1, kind="stable")
+    old_address = ((_bit_patterns(k)[None, :, :].astype(np.int64)) << perm[:, :, None]).sum(1)  # (N, 2**k)
+    return np.take_along_axis(inputs, perm, axis=1), np.take_along_axis(tables, old_address, axis=1)
+
+
+def merge_duplicates(ir: NetlistIR) -> tuple[NetlistIR, dict]:
+    """Sort every node's inputs (tables permuted to match), then merge the nodes of a layer that have
+    the same inputs and table: their readers (later layers' inputs, class wires) read the first one.
+
+    Layers are visited in order, each layer's inputs rewritten through the merges before it, so
+    chains of duplicates collapse in one run. Merged nodes stay in place with no reader
+    (:func:`remove_dead` deletes them). Report: ``inputs_reordered`` (nodes whose input order
+    changed), ``luts_merged`` (nodes that now have a twin read in their place).
+    """
+    net = _Net.of(ir)
+    source = np.arange(ir.num_wires, dtype=np.int64)
+    report = {"inputs_reordered": 0, "luts_merged": 0}
+    for index, base in enumerate(ir.layer_bases):
+        inputs, tables = net.inputs[index], net.tables[index]
+        real = inputs >= 0
+        inputs[real] = source[inputs[real]]
+        report["inputs_reordered"] += int((np.diff(inputs, axis=1) < 0).any(1).sum())
+        inputs, tables = sort_inputs(inputs, tables)
+        net.inputs[index], net.tables[index] = inputs, tables
+        key = np.concatenate([inputs, tables.astype(np.int64)], axis=1)
+        _, first, group = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        rep = first[group.reshape(-1)]
+        report["luts_merged"] += int((rep != np.arange(len(rep))).sum())
+        source[base : base + len(rep)] = base + rep
+    real = net.class_wires >= 0
+    net.class_wires[real] = source[net.class_wires[real]]
+    return net.build(), report
+
+
 # -- dead nodes ---------------------------------------------------------------------------------------------
 def live_wires(ir: NetlistIR) -> np.ndarray:
     """bool (num_wires,): wires some class wire reaches (through LUT inputs)."""
@@ -274,14 +317,14 @@ def same_netlist(a: NetlistIR, b: NetlistIR) -> bool:
 
 
 def optimize(ir: NetlistIR, max_iterations: int = 64) -> tuple[NetlistIR, dict]:
-    """Run the four passes in order until none changes the IR.
+    """Run the five passes in order until none changes the IR.
 
     Report: ``luts_before``, ``luts_after``, ``layers_before``, ``layers_after``, ``iterations`` and,
     per pass name, the sum of its reports over all iterations.
     """
     report: dict = {"luts_before": ir.num_luts, "layers_before": len(ir.layers)}
     per_pass: dict[str, dict] = {name: {} for name in PASS_NAMES}
-    passes = (fold_constants, prune_inputs, collapse_identities, remove_dead)
+    passes = (fold_constants, prune_inputs, collapse_identities, merge_duplicates, remove_dead)
     for iteration in range(1, max_iterations + 1):
         before = ir
         for name, run in zip(PASS_NAMES, passes):

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+
+from .compressor import needs_adder, plan
 
 
 def popcount_depth(width: int) -> int:
-    """Adder levels of :class:`~.popcount.Popcount` over ``width`` bits: one level of full adders
-    (3 bits -> 2-bit sums), then a binary tree of adders; 0 for a single bit."""
-    if width <= 1:
-        return 0
-    terms, depth = math.ceil(width / 3), 1
-    while terms > 1:
-        terms, depth = math.ceil(terms / 2), depth + 1
-    return depth
+    """Levels of :class:`~.popcount.Popcount` over ``width`` bits: the counter levels of
+    :func:`.compressor.plan`, plus one for the final adder when it is needed; 0 for a single bit."""
+    return len(plan(width)) + int(needs_adder(width))
 
 
 @dataclass(frozen=True)
