@@ -95,7 +95,7 @@ def epoch_rate(batch: int, fit_images, labels_all, name="mnist_fc_8k_dwn", overr
     model = get_model(name, **(overrides or {}))
     usage0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     history = train(model, fit_images, labels_all, fit_images[:10000], labels_all[:10000], epochs=2,
-                    batch_size=batch, device="cuda", progress=False)
+                    batch_size=batch, device="cuda", progress=False, cuda_graph=True)
     usage1, wall1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     cpu = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
     images = fit_images[:10000].cuda()
