@@ -19,7 +19,8 @@ from difflut.hw.evaluate import evaluate_ir  # noqa: E402
 from difflut.hw.export import ExportError  # noqa: E402
 from difflut.hw.ir import LUTLayer, NetlistIR  # noqa: E402
 from difflut.hw.rtl.pipeline import PipelinePlan, popcount_depth  # noqa: E402
-from difflut.hw.rtl.tables import lut6_init, table_to_int  # noqa: E402
+from difflut.hw.rtl.tables import lut6_init  # noqa: E402
+from difflut.hw.truth_tables import row_to_int as table_to_int  # noqa: E402
 from difflut.hw.verilog import export_verilog, generate  # noqa: E402
 from difflut.input_format import InputFormat  # noqa: E402
 from irtools import random_codes, vectors_of  # noqa: E402

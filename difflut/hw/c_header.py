@@ -29,7 +29,8 @@ import numpy as np
 from .c_common import CBackendError, c_int_rows, check_name, input_c_type
 from .c_selftest import generate_selftest
 from .c_slots import LutLoop, SlotPlan
-from .formula import FormulaSynth, bits_to_int, formula_c
+from .formula import FormulaSynth, formula_c
+from .truth_tables import row_to_int
 from .ir import NetlistIR
 from .passes import optimize
 
@@ -220,7 +221,7 @@ class _Header:
 
         target = f"w[{int(self.plan.slot[w])}]"
         if not enc.is_threshold[f, b]:
-            tt = bits_to_int(enc.tables[f, b])
+            tt = row_to_int(enc.tables[f, b])
             return formula_c(tt, bits, [plane(i, False) for i in range(bits)], target, self.synth)
         # code >= t  <=>  biased(code) >= u (biased: MSB inverted if signed)
         u = int(enc.thresholds[f, b]) - fmt.min_code

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .formula import rows_to_ints
+from .truth_tables import row_to_int, rows_to_ints
 from .ir import CONST0, CONST1, NetlistIR
 
 #: a table shared by at least this many LUTs of one layer is computed by a loop
@@ -108,7 +108,7 @@ class SlotPlan:
         loops = []
         for group in np.flatnonzero(counts >= LOOP_MIN_LUTS)[np.argsort(first[counts >= LOOP_MIN_LUTS])]:
             members = np.flatnonzero(inverse == group)
-            loops.append((int.from_bytes(packed[members[0]].tobytes(), "little"), members))
+            loops.append((row_to_int(layer.tables[members[0]]), members))
         return loops, np.flatnonzero(~in_loop)
 
     def single(self, wire: int) -> tuple[int, int, list[int | None]]:

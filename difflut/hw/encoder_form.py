@@ -9,6 +9,7 @@ import numpy as np
 from ..errors import InputError, IRError
 from ..input_format import MAX_INPUT_BITS, InputFormat
 from .schema import HEX_STRING, check, json_path, shown
+from .truth_tables import row_to_int
 
 
 #: JSON Schema of :meth:`EncoderHardwareForm.to_dict` (dimensions, ranges and canonical form are
@@ -154,13 +155,12 @@ class EncoderHardwareForm:
     def to_dict(self) -> dict:
         """JSON-friendly dict: per bit either an int threshold or a hex table (bit a = address a)."""
         width = (self.input_format.num_codes + 3) // 4
-        packed = np.packbits(self.tables, axis=-1, bitorder="little")
         thresholds, tables = [], []
         for f in range(self.num_features):
             thresholds.append([int(self.thresholds[f, b]) if self.is_threshold[f, b] else None
                                for b in range(self.num_bits)])
             tables.append([None if self.is_threshold[f, b]
-                           else format(int.from_bytes(packed[f, b].tobytes(), "little"), f"0{width}x")
+                           else format(row_to_int(self.tables[f, b]), f"0{width}x")
                            for b in range(self.num_bits)])
         return {
             "encoder": self.encoder,

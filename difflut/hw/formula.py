@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .truth_tables import row_to_int
+
 #: up to this many live inputs the split variable is chosen freely (best of all), above it the top one
 FREE_ORDER_MAX_INPUTS = 5
 #: Davio (XOR) splits are tried for functions of at most this many inputs
@@ -33,7 +35,7 @@ class TruthMasks:
             self.n = n
             self.full = (1 << size) - 1
             addresses = np.arange(size, dtype=np.int64)
-            self.lit = [bits_to_int((addresses >> j) & 1) for j in range(n)]  # x_j
+            self.lit = [row_to_int((addresses >> j) & 1) for j in range(n)]  # x_j
             self.zero = [self.full ^ m for m in self.lit]  # addresses with bit j == 0
             cls._cache[n] = self
         return cls._cache[n]
@@ -51,16 +53,6 @@ class TruthMasks:
 
     def support(self, tt: int) -> list[int]:
         return [j for j in range(self.n) if self.depends(tt, j)]
-
-
-def bits_to_int(bits) -> int:
-    packed = np.packbits(np.asarray(bits, dtype=np.uint8), bitorder="little")
-    return int.from_bytes(packed.tobytes(), "little")
-
-
-def rows_to_ints(tables: np.ndarray) -> list[int]:
-    packed = np.packbits(tables, axis=1, bitorder="little")
-    return [int.from_bytes(row.tobytes(), "little") for row in packed]
 
 
 # -- exact minimum formulas of every 3-input function ---------------------------------------------------

@@ -32,6 +32,7 @@ from ..errors import IRError
 from ..files import write_atomic
 from .encoder_form import ENCODER_SCHEMA, EncoderHardwareForm
 from .schema import HEX_STRING, check, json_path, shown
+from .truth_tables import rows_to_ints
 
 IR_VERSION = 1
 IR_FORMAT = "difflut-netlist-ir"
@@ -117,8 +118,7 @@ class LUTLayer:
 
     def to_dict(self) -> dict:
         width = max(1, (1 << self.k) // 4)
-        packed = np.packbits(self.tables, axis=1, bitorder="little")
-        tables = [format(int.from_bytes(row.tobytes(), "little"), f"0{width}x") for row in packed]
+        tables = [format(value, f"0{width}x") for value in rows_to_ints(self.tables)]
         return {"name": self.name, "k": self.k, "inputs": self.inputs.tolist(), "tables": tables}
 
     @classmethod

@@ -7,7 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..encoder_form import EncoderHardwareForm
-from .tables import table_to_int
+from ..truth_tables import row_to_int
 
 
 class Encoder(wiring.Component):
@@ -50,6 +50,6 @@ class Encoder(wiring.Component):
                             m.d.comb += compare[t].eq(code >= t)
                         out.append(compare[t])
                 else:
-                    out.append(Const(table_to_int(self._tables[f, j]), fmt.num_codes).bit_select(raw, 1))
+                    out.append(Const(row_to_int(self._tables[f, j]), fmt.num_codes).bit_select(raw, 1))
         m.d.comb += self.bits_out.eq(Cat(*out))
         return m

@@ -8,7 +8,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..ir import CONST0, CONST1
-from .tables import lut6_init, table_to_int
+from ..truth_tables import row_to_int
+from .tables import lut6_init
 
 LUT_STYLES = ("behavioral", "xilinx")
 
@@ -49,7 +50,7 @@ class LUTLayer(wiring.Component):
         m = Module()
         n, k = self._inputs.shape
         if self._lut_style == "behavioral":
-            out = [Const(table_to_int(table), 1 << k).bit_select(Cat(*self._address_bits(row)), 1)
+            out = [Const(row_to_int(table), 1 << k).bit_select(Cat(*self._address_bits(row)), 1)
                    for row, table in zip(self._inputs, self._tables)]
             m.d.comb += self.y.eq(Cat(*out))
         else:

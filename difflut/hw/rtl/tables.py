@@ -1,13 +1,10 @@
-"""Truth tables as integers: entry ``a`` of a bool row is bit ``a`` (the LSB-first order of LUT INITs)."""
+"""The ``LUT6`` INIT of a truth table (integers as in :mod:`difflut.hw.truth_tables`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def table_to_int(row: np.ndarray) -> int:
-    """bool (2**k,) -> int with bit ``a`` = ``row[a]``."""
-    return int.from_bytes(np.packbits(np.asarray(row, dtype=np.bool_), bitorder="little").tobytes(), "little")
+from ..truth_tables import row_to_int
 
 
 def lut6_init(row: np.ndarray) -> int:
@@ -19,4 +16,4 @@ def lut6_init(row: np.ndarray) -> int:
     k = int(row.size).bit_length() - 1
     if row.size != 1 << k or k > 6:
         raise ValueError(f"a LUT6 holds at most 64 entries, got a table of {row.size}")
-    return table_to_int(np.tile(row, 64 >> k))
+    return row_to_int(np.tile(row, 64 >> k))
