@@ -87,7 +87,8 @@ def shared_table_ir(seed: int, flip: int | None = None) -> NetlistIR:
     if flip is not None:
         t1[:, flip] ^= True
     layer0 = LUTLayer("shifted", np.arange(64)[:, None] + np.array([0, 3, 6]), t0)
-    inputs1 = rng.permutation(64)[np.arange(128).reshape(32, 4) % 64] + 70  # every layer-0 LUT read
+    # every layer-0 LUT read twice, by two different random arrangements (no two LUTs alike: none merges)
+    inputs1 = np.concatenate([rng.permutation(64).reshape(16, 4), rng.permutation(64).reshape(16, 4)]) + 70
     layer1 = LUTLayer("scattered", inputs1, t1)
     return NetlistIR((70,), encoder, (layer0, layer1),
                      np.arange(70 + 64, 70 + 96).reshape(2, 16))

@@ -349,6 +349,8 @@ def test_merge_duplicates_keeps_nodes_that_differ():
         out, report = merge_duplicates(ir)
         assert report["luts_merged"] == merged
         assert_equivalent(ir, out, all_codes(4))
+        if not merged:  # nothing to merge: the netlist (input order, tables) is unchanged
+            assert same_netlist(ir, out)
     # negative: reading node 0 in place of a node that differs changes the scores
     ir = NetlistIR((4,), enc, (LUTLayer("l0", inputs, np.stack([table, different])),), np.array([[8], [9]]), {})
     wrong = NetlistIR((4,), enc, ir.layers, np.array([[8], [8]]), {})

@@ -246,25 +246,24 @@ def sort_inputs(inputs: np.ndarray, tables: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def merge_duplicates(ir: NetlistIR) -> tuple[NetlistIR, dict]:
-    """Sort every node's inputs (tables permuted to match), then merge the nodes of a layer that have
-    the same inputs and table: their readers (later layers' inputs, class wires) read the first one.
+    """Merge the nodes of a layer that compute the same function of the same wires (equal after sorting
+    their inputs, tables permuted to match): their readers (later layers' inputs, class wires) read the
+    first one. Nodes keep their own input order and table, so an IR without duplicates is unchanged.
 
     Layers are visited in order, each layer's inputs rewritten through the merges before it, so
     chains of duplicates collapse in one run. Merged nodes stay in place with no reader
-    (:func:`remove_dead` deletes them). Report: ``inputs_reordered`` (nodes whose input order
-    changed), ``luts_merged`` (nodes that now have a twin read in their place).
+    (:func:`remove_dead` deletes them). Report: ``luts_merged`` (nodes that now have a twin read in
+    their place).
     """
     net = _Net.of(ir)
     source = np.arange(ir.num_wires, dtype=np.int64)
-    report = {"inputs_reordered": 0, "luts_merged": 0}
+    report = {"luts_merged": 0}
     for index, base in enumerate(ir.layer_bases):
         inputs, tables = net.inputs[index], net.tables[index]
         real = inputs >= 0
         inputs[real] = source[inputs[real]]
-        report["inputs_reordered"] += int((np.diff(inputs, axis=1) < 0).any(1).sum())
-        inputs, tables = sort_inputs(inputs, tables)
-        net.inputs[index], net.tables[index] = inputs, tables
-        key = np.concatenate([inputs, tables.astype(np.int64)], axis=1)
+        canonical_inputs, canonical_tables = sort_inputs(inputs, tables)
+        key = np.concatenate([canonical_inputs, canonical_tables.astype(np.int64)], axis=1)
         _, first, group = np.unique(key, axis=0, return_index=True, return_inverse=True)
         rep = first[group.reshape(-1)]
         report["luts_merged"] += int((rep != np.arange(len(rep))).sum())
