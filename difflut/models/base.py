@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from abc import ABC, abstractmethod
 from typing import Any, Iterator
 
@@ -108,12 +109,18 @@ class BaseModel(nn.Module, ABC):
             raise ValueError(f"model {self.model_name!r}: set tau in defaults (or layer_widths, from which "
                              f"tau = sqrt(bits per class) follows)")
         self.head = GroupSum(self.num_classes, self.config["tau"])
-        if self.config.get("use_cuda"):
+        use_cuda = self.config.get("use_cuda")
+        if use_cuda:  # True: the GPU and its kernels when available; "require": an error otherwise
+            strict = use_cuda == "require"
             if not torch.cuda.is_available():
-                raise RuntimeError("use_cuda=True but CUDA is not available on this machine")
-            if any(node.uses_cuda_kernels for layer in self.lut_layers() for node in layer.node_modules()):
-                kernels.efd_extension(required=True)
-            self.cuda()
+                if strict:
+                    raise RuntimeError("use_cuda='require' but CUDA is not available on this machine")
+                warnings.warn("use_cuda=True but CUDA is not available on this machine: the model stays on the "
+                              "CPU (torch ops); use_cuda='require' makes this an error", RuntimeWarning, stacklevel=3)
+            else:
+                if any(node.uses_cuda_kernels for layer in self.lut_layers() for node in layer.node_modules()):
+                    kernels.efd_extension(required=strict)  # not strict: a failed build warns, torch ops run
+                self.cuda()
 
     # -- configuration -------------------------------------------------------------------------
     def _registered_name(self) -> str | None:

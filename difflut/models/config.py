@@ -90,6 +90,12 @@ def _bool(v):
     return v
 
 
+def _use_cuda(v):
+    if not (isinstance(v, bool) or v == "require"):
+        raise ValueError(f"must be True, False or 'require', got {v!r}")
+    return v
+
+
 def _node_kwargs(v):
     if v is not None and not (isinstance(v, dict) and all(isinstance(key, str) for key in v)):
         raise ValueError(f"must be None or a dict of node keyword arguments, got {v!r}")
@@ -103,7 +109,7 @@ OVERRIDE_RULES = {
     "flip_probability": probability,
     "grad_stabilization": _choice(GRAD_STABILIZATION_MODES),
     "residual_init": _bool,
-    "use_cuda": _bool,
+    "use_cuda": _use_cuda,
     "hidden_size": _positive_int,
     "layer_widths": _widths,
     "conv_channels": _widths,

@@ -90,7 +90,16 @@ def test_conflicting_or_impossible_settings_are_clear_errors():
         get_model("mnist_fc_8k_dwn", seed=-1)
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="CUDA is not available"):
-            get_model("mnist_fc_8k_dwn", use_cuda=True, **TINY)
+            get_model("mnist_fc_8k_dwn", use_cuda="require", **TINY)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the fallback is for machines without CUDA")
+def test_use_cuda_without_cuda_falls_back_to_the_cpu_with_one_warning():
+    with pytest.warns(RuntimeWarning, match="CUDA is not available") as caught:
+        model = get_model("mnist_fc_8k_dwn", use_cuda=True, **TINY)
+    assert len([w for w in caught if issubclass(w.category, RuntimeWarning)]) == 1
+    assert model.device.type == "cpu"
+    assert model.class_scores(torch.zeros(2, 28, 28, dtype=torch.uint8)).shape == (2, 10)
 
 
 def test_default_fc_models_have_8k_nodes_and_600_bits_per_class():
