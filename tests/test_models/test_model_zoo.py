@@ -73,7 +73,7 @@ def test_unknown_model_lists_the_choices():
     ({"flip_probability": -0.1}, r"flip_probability: must be a number in \[0, 1\]"),
     ({"grad_stabilization": "global"}, "must be one of 'none', 'layerwise', 'batchwise', 'layerwise_mean'"),
     ({"hidden_size": 0}, "hidden_size: must be a positive int"),
-    ({"use_cuda": "yes"}, "use_cuda: must be True or False"),
+    ({"use_cuda": "yes"}, "use_cuda: must be True, False or 'require'"),
     ({"layer_widths": (100, 15)}, "must be a multiple of num_classes=10"),
     ({"conv_channels": (4, 4)}, "unknown override 'conv_channels'.*valid overrides: encoder, encoder_bits"),
     ({"hiden_size": 10}, "unknown override 'hiden_size'"),
