@@ -99,7 +99,8 @@ def test_use_cuda_without_cuda_falls_back_to_the_cpu_with_one_warning():
         model = get_model("mnist_fc_8k_dwn", use_cuda=True, **TINY)
     assert len([w for w in caught if issubclass(w.category, RuntimeWarning)]) == 1
     assert model.device.type == "cpu"
-    assert model.class_scores(torch.zeros(2, 28, 28, dtype=torch.uint8)).shape == (2, 10)
+    images = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8)
+    assert model.fit_encoder(images).class_scores(images).shape == (8, 10)
 
 
 def test_default_fc_models_have_8k_nodes_and_600_bits_per_class():
