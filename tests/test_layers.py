@@ -132,6 +132,13 @@ LAYER_CASES = {
         reference=flat_reference,
         input_0=flat_input_0,
     ),
+    "grouped": LayerCase(
+        make=lambda node_type, k, **kw: get_layer("grouped")(20, 12, 2, node_type=node_type, k=k, **kw),
+        input_shape=(20,),
+        output_shape=(12,),
+        reference=flat_reference,
+        input_0=flat_input_0,
+    ),
     "convolutional": LayerCase(
         make=lambda node_type, k, **kw: ConvolutionalLayer(
             4, 4, 3, stride=2, padding=1, groups=2, tree_depth=2, node_type=node_type, k=k, **kw
