@@ -16,7 +16,7 @@ from torch import nn
 from difflut.bits import address
 from difflut.layers import ConvolutionalLayer, LearnableLayer, RandomLayer
 from difflut.nodes.base import BaseNode
-from difflut.registry import get_node, list_nodes
+from difflut.registry import get_layer, get_node, list_nodes
 
 
 class TableNode(BaseNode):
@@ -114,6 +114,13 @@ LAYER_CASES = {
     ),
     "learnable": LayerCase(
         make=lambda node_type, k, **kw: LearnableLayer(20, 12, node_type=node_type, k=k, **kw),
+        input_shape=(20,),
+        output_shape=(12,),
+        reference=flat_reference,
+        input_0=flat_input_0,
+    ),
+    "grouped": LayerCase(
+        make=lambda node_type, k, **kw: get_layer("grouped")(20, 12, 2, node_type=node_type, k=k, **kw),
         input_shape=(20,),
         output_shape=(12,),
         reference=flat_reference,

@@ -7,6 +7,7 @@ see ``docs/encoders.md`` for every encoder's fit rule and bit definitions.
 from ..hw.encoder_form import EncoderHardwareForm
 from .base import BaseEncoder
 from .binary import BinaryEncoder
+from .budget import VarianceThermometerEncoder, allocate_bits
 from .gray import GrayEncoder
 from .logarithmic import LogarithmicEncoder
 from .onehot import OneHotEncoder
@@ -24,4 +25,6 @@ __all__ = [
     "OneHotEncoder",
     "SignMagnitudeEncoder",
     "ThermometerEncoder",
+    "VarianceThermometerEncoder",
+    "allocate_bits",
 ]

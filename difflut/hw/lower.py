@@ -6,7 +6,8 @@ Every eval-mode stage of a model is a pure function of bits; lowering writes tha
   (``encoder.hardware_form(input_format)``), one row per *input feature* in the input's row-major
   order. An encoder fitted on fewer features than the input (CIFAR's per-channel thresholds) is
   expanded with a ``feature_index`` map (input feature f uses encoder feature ``feature_index[f]``).
-* **RandomLayer / LearnableLayer** -> one :class:`~difflut.hw.ir.LUTLayer`: node m reads the layer
+* **BitSelect** -> a choice of wires ``wires[index]`` (no LUTs).
+* **RandomLayer / LearnableLayer / GroupedLayer** -> one :class:`~difflut.hw.ir.LUTLayer`: node m reads the layer
   inputs ``connections()[m]`` and holds ``node.truth_table()[m]``.
 * **ConvolutionalLayer** -> one LUTLayer per tree level of ``layer.unrolled(input_hw)`` (zero padding
   reads :data:`~difflut.hw.ir.CONST0`).
@@ -35,8 +36,9 @@ from ..errors import DiffLUTError
 from ..files import library_version
 from ..files import sha256_file as file_sha256
 from ..input_format import InputFormat
-from ..layers import GroupSum
+from ..layers import BitSelect, GroupSum
 from ..layers.convolutional import ConvolutionalLayer
+from ..layers.grouped_layer import GroupedLayer
 from ..layers.learnable_layer import LearnableLayer
 from ..layers.random_layer import RandomLayer
 from ..models.base import BaseModel
@@ -159,7 +161,7 @@ def lower_encoder(encoder: BaseEncoder, input_format: InputFormat,
 
 
 # -- layers -----------------------------------------------------------------------------------------
-def lower_flat_layer(builder: NetlistBuilder, layer: RandomLayer | LearnableLayer, wires: np.ndarray,
+def lower_flat_layer(builder: NetlistBuilder, layer: RandomLayer | LearnableLayer | GroupedLayer, wires: np.ndarray,
                      name: str) -> np.ndarray:
     """Random or learnable layer on flat input wires (input_size,) -> output wires (output_size,)."""
     wires = np.asarray(wires).reshape(-1)
@@ -219,20 +221,27 @@ def lower_groupsum(head: nn.Module, wires: np.ndarray, what: str = "head") -> np
 LOWERINGS: dict[type, Callable] = {
     RandomLayer: lower_flat_layer,
     LearnableLayer: lower_flat_layer,
+    GroupedLayer: lower_flat_layer,
     ConvolutionalLayer: lower_conv_layer,
 }
 
 
 def lower_module(builder: NetlistBuilder, module: nn.Module, wires: np.ndarray, name: str) -> np.ndarray:
-    """Lower one stage: a registered layer type, OrPool2d or ``nn.Flatten`` (of one sample's wires)."""
+    """Lower one stage: a registered layer type, BitSelect, OrPool2d or ``nn.Flatten`` (of one sample's wires)."""
     lowering = LOWERINGS.get(type(module))
     if lowering is not None:
         return lowering(builder, module, wires, name)
+    if type(module) is BitSelect:
+        wires = np.asarray(wires).reshape(-1)
+        index = module.index.cpu().numpy()
+        if index.size and index.max() >= wires.size:
+            raise LoweringError(f"{name}: BitSelect reads bit {int(index.max())} of {wires.size}")
+        return wires[index]
     if type(module) is OrPool2d:
         return lower_or_pool(builder, module, wires, name)
     if isinstance(module, nn.Flatten) and module.start_dim == 1 and module.end_dim == -1:
         return np.asarray(wires).reshape(-1)
-    known = ", ".join(sorted(t.__name__ for t in LOWERINGS)) + ", OrPool2d, nn.Flatten"
+    known = ", ".join(sorted(t.__name__ for t in LOWERINGS)) + ", BitSelect, OrPool2d, nn.Flatten"
     raise LoweringError(f"{name}: cannot lower layer type {type(module).__name__} (known: {known})")
 
 

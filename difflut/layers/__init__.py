@@ -2,7 +2,9 @@
 
 from .base import BaseLUTLayer
 from .bit_flip import BitFlip
+from .bit_select import BitSelect
 from .convolutional import ConvolutionalLayer, UnrolledLevel
+from .grouped_layer import GroupedLayer
 from .grad_stabilization import GRAD_STABILIZATION_MODES, GradientStabilization
 from .groupsum import GroupSum
 from .learnable_layer import LearnableLayer
@@ -12,9 +14,11 @@ __all__ = [
     "GRAD_STABILIZATION_MODES",
     "BaseLUTLayer",
     "BitFlip",
+    "BitSelect",
     "ConvolutionalLayer",
     "GradientStabilization",
     "GroupSum",
+    "GroupedLayer",
     "LearnableLayer",
     "RandomLayer",
     "UnrolledLevel",

@@ -11,6 +11,7 @@ from ..checkpoint import CheckpointError, load
 from ..registry import register_model
 from .base import BaseModel
 from .cifar10 import CIFAR10Conv, OrPool2d
+from .lut_zoo import FashionLUTSmall, LUTBudgetNet, MNISTLUTLarge, MNISTLUTSmall, MNISTLUTTiny
 from .mnist import (
     MNISTBitFlip5,
     MNISTBitFlip10,
@@ -32,6 +33,11 @@ __all__ = [
     "BaseModel",
     "CIFAR10Conv",
     "CheckpointError",
+    "FashionLUTSmall",
+    "LUTBudgetNet",
+    "MNISTLUTLarge",
+    "MNISTLUTSmall",
+    "MNISTLUTTiny",
     "MNISTBitFlip5",
     "MNISTBitFlip10",
     "MNISTBitFlip20",

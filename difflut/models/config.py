@@ -37,6 +37,16 @@ def _widths(v):
     return tuple(_positive_int(w) for w in v)
 
 
+def _optional_positive_int(v):
+    return None if v is None else _positive_int(v)
+
+
+def _reduction_widths(v):
+    if isinstance(v, int) or not isinstance(v, (list, tuple)):
+        raise ValueError(f"must be a list of positive ints (possibly empty), got {v!r}")
+    return tuple(_positive_int(w) for w in v)
+
+
 def _choice(choices):
     def check(v):
         if v not in choices:
@@ -120,6 +130,8 @@ OVERRIDE_RULES = {
     "encoder": _registered("encoder"),
     "mapping": _choice(("random", "learnable")),
     "node_kwargs": _node_kwargs,
+    "encoder_budget": _optional_positive_int,
+    "reduction_widths": _reduction_widths,
 }
 
 #: the training options every zoo model starts from (a model's ``defaults`` extend these)

@@ -22,6 +22,8 @@ ZOO = {
     "mnist_gradnorm_none", "mnist_gradnorm_layerwise", "mnist_gradnorm_batchwise",
     "mnist_gradnorm_layerwise_mean", "mnist_residual_init",
 }
+#: the LUT-budget models (tested in tests/test_pareto.py)
+LUT_ZOO = {"mnist_lut_tiny", "mnist_lut_small", "mnist_lut_large", "fashion_lut_small"}
 MNIST_NAMES = sorted(ZOO - {"cifar10_conv"})
 TINY = {"layer_widths": (60, 30)}
 TINY_CIFAR = {"conv_channels": (2, 4), "layer_widths": (40, 20), "encoder_bits": 3}
@@ -54,7 +56,7 @@ def reference_class_scores(model, images):
 
 # -- registry and overrides -----------------------------------------------------------------------
 def test_the_twelve_models_are_registered():
-    assert set(list_models()) == ZOO
+    assert set(list_models()) == ZOO | LUT_ZOO
     for name in ZOO:
         assert get_model(name, **(TINY_CIFAR if name == "cifar10_conv" else TINY)).model_name == name
     assert issubclass(MNISTLinearSmall, BaseModel) and MNISTLinearSmall.registry_name == "mnist_fc_8k_linear"

@@ -1,0 +1,95 @@
+"""Accuracy per LUT of the LUT-budget zoo models, trained briefly on the CPU.
+
+For each model: fit the encoder on the training images, train ``--epochs`` epochs (batch 128, Adam at the
+model's lr, cosine, last epoch kept) on ``--train`` training images, then report test accuracy of the eval
+(hardware) function on ``--test`` test images, the IR's LUTs after ``passes.optimize``, the LUT cost model
+(layers + 0.8 LUT per popcount bit + argmax, :mod:`difflut.models.budget`), the encoder bits and pixels the
+LUTs read, and the check ``evaluate_ir == model.class_scores``. ``--synth DIR`` also exports each model
+to Verilog and runs ``difflut synth --target xilinx`` (slow on a loaded machine).
+
+    PYTHONPATH=$PWD python benchmarks/bench_pareto.py --epochs 1 --train 20000
+    PYTHONPATH=$PWD python benchmarks/bench_pareto.py --models mnist_lut_small --epochs 30 --train 60000 --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import numpy as np
+import torch
+
+from difflut import get_model
+from difflut.data import DATASETS
+from difflut.hw.evaluate import evaluate_ir
+from difflut.hw.lower import lower
+from difflut.hw.passes import optimize
+from difflut.models.budget import lut_cost
+from difflut.models.pruning import prune_report
+from difflut.training import train
+
+MODELS = ("mnist_lut_tiny", "mnist_lut_small", "mnist_lut_large", "fashion_lut_small")
+
+
+def run(name: str, seed: int, args) -> dict:
+    model = get_model(name, seed=seed)
+    x, y = DATASETS[model.dataset]("train")
+    xt, yt = DATASETS[model.dataset]("test")
+    x, y, xt, yt = x[: args.train], y[: args.train], xt[: args.test], yt[: args.test]
+    model.fit_encoder(x)
+    start = time.time()
+    train(model, x, y, epochs=args.epochs, batch_size=128, schedule="cosine", keep="last", seed=seed,
+          progress=False)
+    seconds = time.time() - start
+    model.eval()
+    scores = model.class_scores(xt)
+    accuracy = float((scores.argmax(1) == yt).double().mean()) * 100
+    ir = lower(model)
+    ir_scores, _ = evaluate_ir(ir, xt.numpy())
+    optimized, _ = optimize(ir)
+    final = model.config["reduction_widths"] or model.config["layer_widths"]
+    cost = lut_cost(tuple(model.config["layer_widths"]) + tuple(model.config["reduction_widths"]))
+    encoder = prune_report(model)[-1]
+    row = {"model": name, "seed": seed, "epochs": args.epochs, "train": len(x), "test": len(xt),
+           "accuracy": accuracy, "ir_luts": optimized.num_luts, "popcount_bits": final[-1],
+           "estimate": cost["total"], "encoder_bits_read": encoder["bits_read"],
+           "pixels_read": encoder["features_read"], "ir_equal": bool(np.array_equal(ir_scores, scores.numpy())),
+           "train_s": seconds}
+    if args.synth:
+        from difflut.hw.export import export
+        from difflut.hw.synth import synthesize
+
+        folder = f"{args.synth}/{name}_s{seed}"
+        export(model, "verilog", folder)
+        report = synthesize(folder, target="xilinx", jobs=2)
+        row["synth_luts"] = {role: v["luts"] for role, v in report["roles"].items()}
+    return row
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--train", type=int, default=60000, help="training images (first N)")
+    p.add_argument("--test", type=int, default=10000, help="test images (first N)")
+    p.add_argument("--synth", metavar="DIR", help="also export to DIR/<model> and synthesise (xilinx)")
+    args = p.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+          f"{time.strftime('%Y-%m-%d')}")
+    print("| model | seed | epochs | train imgs | test acc % | IR LUTs | popcount bits | estimate (layers+popcount+argmax) "
+          "| encoder bits read | pixels read | IR == PyTorch | train s |")
+    print("| --- " * 12 + "|")
+    for name in args.models:
+        for seed in args.seeds:
+            r = run(name, seed, args)
+            print(f"| {r['model']} | {r['seed']} | {r['epochs']} | {r['train']} | {r['accuracy']:.2f} | {r['ir_luts']} "
+                  f"| {r['popcount_bits']} | {r['estimate']} | {r['encoder_bits_read']} | {r['pixels_read']} "
+                  f"| {r['ir_equal']} | {r['train_s']:.0f} |" + (f" synth {r['synth_luts']}" if "synth_luts" in r else ""),
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""LUT cost model of a fully connected LUT network and a width proposal for a LUT budget.
+
+Cost model (k <= 6, one LUT6 per node; the numbers ``difflut synth --target xilinx`` is compared with):
+
+* layers: one LUT per node;
+* popcount: ``POPCOUNT_LUTS_PER_BIT`` (0.8) LUTs per popcount input bit (a compressor tree), i.e.
+  ``0.8 * last_width``;
+* argmax over C scores of ``w = ceil(log2(G + 1))`` bits (G bits per class): ``(C - 1) * (w + ceil(log2 C))``
+  LUTs (per comparison a ``w``-bit compare-and-select of the score and the class index);
+* the encoder is reported apart (the field's figures exclude it).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+POPCOUNT_LUTS_PER_BIT = 0.8
+
+
+def lut_cost(widths: Sequence[int], num_classes: int = 10) -> dict:
+    """Estimated LUTs of LUT layers of ``widths`` + popcount + argmax: {'layers', 'popcount', 'argmax', 'total'}."""
+    widths = [int(w) for w in widths]
+    if not widths or min(widths) < 1 or widths[-1] % num_classes:
+        raise ValueError(f"widths must be positive with the last a multiple of {num_classes}, got {widths}")
+    group = widths[-1] // num_classes
+    w = math.ceil(math.log2(group + 1))
+    layers = sum(widths)
+    popcount = math.ceil(POPCOUNT_LUTS_PER_BIT * widths[-1])
+    argmax = (num_classes - 1) * (w + math.ceil(math.log2(num_classes)))
+    return {"layers": layers, "popcount": popcount, "argmax": argmax, "total": layers + popcount + argmax}
+
+
+def propose_widths(budget: int, shape: Sequence[float], num_classes: int = 10) -> dict:
+    """The largest widths ``round(s * shape)`` whose :func:`lut_cost` fits ``budget`` LUTs.
+
+    ``shape``: relative widths of the LUT layers in order (e.g. ``(1, 0.5)``: a second layer half the
+    first). Every width is rounded up to a multiple of ``num_classes`` (grouped reduction layers
+    and GroupSum need it). Returns ``{'widths': tuple, 'cost': lut_cost(...)}``; ValueError if even
+    the smallest network (``num_classes`` nodes per layer) exceeds the budget.
+    """
+    shape = [float(r) for r in shape]
+    if not shape or min(shape) <= 0:
+        raise ValueError(f"shape must be positive relative widths, got {shape}")
+
+    def widths(scale: float) -> tuple[int, ...]:
+        return tuple(max(1, math.ceil(scale * r / num_classes)) * num_classes for r in shape)
+
+    if lut_cost(widths(0.0), num_classes)["total"] > budget:
+        raise ValueError(f"a budget of {budget} LUTs cannot hold {len(shape)} layers of {num_classes} nodes")
+    lo, hi = 0.0, float(budget)  # cost(widths(lo)) <= budget < cost(widths(hi))
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if lut_cost(widths(mid), num_classes)["total"] <= budget else (lo, mid)
+    best = widths(lo)
+    return {"widths": best, "cost": lut_cost(best, num_classes)}

@@ -1,0 +1,133 @@
+"""Hardware-sized LUT networks: a LUT budget each, learnable reduction, a data-chosen encoder bit budget.
+
+Pipeline: uint8 codes -> ``code / 255`` -> ``variance_thermometer`` (at most ``encoder_bits`` thresholds
+per pixel, ``encoder_budget`` in total, allotted by pixel standard deviation) -> :class:`BitSelect` of the
+``encoder_budget`` bits that have a threshold -> LUT layers ``layer_widths`` (the first learnable, the rest
+random) -> grouped LUT layers ``reduction_widths`` (DWN's learnable reduction: each class's bits reduced by
+LUTs that read only that class's group) -> GroupSum.
+
+Widths come from :func:`difflut.models.budget.propose_widths` (layers + 0.8 LUT per popcount bit +
+argmax within the budget); ``tests/test_lut_zoo.py`` checks that they still do.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from ..layers import BitSelect, GroupedLayer
+from ..registry import get_encoder, get_layer, register_model
+from .base import BaseModel
+from .config import COMMON_DEFAULTS, COMMON_OVERRIDES, resolve_widths
+
+_LUT_DEFAULTS = dict(
+    COMMON_DEFAULTS,
+    encoder="variance_thermometer",
+    encoder_bits=4,
+    encoder_budget=1200,
+    mapping="learnable",
+    node_type="dwn_stable",
+    node_input_dim=6,
+    layer_widths=(430,),
+    reduction_widths=(110,),
+)
+
+
+class LUTBudgetNet(BaseModel):
+    """Budget-sized fully connected LUT network (see the module docstring).
+
+    Shapes: images uint8 (B, 28, 28) -> encoder bits (B, 784 * encoder_bits) -> selected (B, encoder_budget)
+    -> (B, layer_widths[-1]) -> (B, reduction_widths[-1]) -> logits (B, 10).
+    Eval: thermometer bits, a fixed bit selection (wires), LUT lookups, popcounts of the last widths' groups.
+    """
+
+    defaults = _LUT_DEFAULTS
+    overridable = COMMON_OVERRIDES + ("node_type", "encoder", "mapping", "encoder_budget", "reduction_widths")
+    input_shape = (28, 28)
+    num_classes = 10
+    dataset = "mnist"
+    default_lr = 0.01
+    task = "MNIST digits (28x28), 10 classes, LUT-budget network"
+
+    def _resolve_config(self, config: dict) -> dict:
+        tau = config.get("tau")
+        config = resolve_widths(self.model_name, config, self.overrides, self.num_classes)
+        for w in config["reduction_widths"]:
+            if w % self.num_classes:
+                raise ValueError(f"model {self.model_name!r}: reduction width {w} must be a multiple of "
+                                 f"num_classes={self.num_classes}")
+        if config["encoder_budget"] is not None and config["encoder"] != "variance_thermometer":
+            raise ValueError(f"model {self.model_name!r}: encoder_budget needs encoder='variance_thermometer', "
+                             f"got {config['encoder']!r} (set encoder_budget=None)")
+        if tau is None:
+            config["tau"] = math.sqrt(self.final_width(config) // self.num_classes)
+        return config
+
+    @staticmethod
+    def final_width(config: dict) -> int:
+        return (config["reduction_widths"] or config["layer_widths"])[-1]
+
+    def _build_layers(self) -> None:
+        c = self.config
+        budget = c["encoder_budget"]
+        if budget is None:
+            self.encoder = get_encoder(c["encoder"])(num_bits=c["encoder_bits"])
+            self.select = None
+            width_in = self.encoded_shape[0]
+        else:
+            self.encoder = get_encoder("variance_thermometer")(num_bits=c["encoder_bits"], total_bits=budget)
+            self.select = BitSelect(budget)
+            width_in = budget
+        common = dict(node_type=c["node_type"], k=c["node_input_dim"], node_kwargs=c["node_kwargs"],
+                      flip_probability=c["flip_probability"], grad_stabilization=c["grad_stabilization"],
+                      residual_init=c["residual_init"])
+        layers = []
+        for i, width in enumerate(c["layer_widths"]):
+            layer_cls = get_layer(c["mapping"] if i == 0 else "random")
+            layers.append(layer_cls(width_in, width, seed=self.seed * 1000 + i, **common))
+            width_in = width
+        for i, width in enumerate(c["reduction_widths"], start=len(layers)):
+            layers.append(GroupedLayer(width_in, width, self.num_classes, seed=self.seed * 1000 + i, **common))
+            width_in = width
+        self.layers = nn.ModuleList(layers)
+
+    def fit_encoder(self, images) -> "LUTBudgetNet":
+        """Fit the encoder, then select its ``encoder_budget`` bits that have a threshold; returns self."""
+        super().fit_encoder(images)
+        if self.select is not None:
+            self.select.set_index(self.encoder.live_bits(), self.encoder.output_size)
+        return self
+
+    def stages(self) -> list[nn.Module]:
+        return ([self.select] if self.select is not None else []) + list(self.layers)
+
+
+@register_model("mnist_lut_tiny")
+class MNISTLUTTiny(LUTBudgetNet):
+    """<= 700 LUTs (estimate): 1,200 encoder bits, learnable 430, reduction to 110 (11 bits per class)."""
+
+    defaults = dict(_LUT_DEFAULTS, encoder_budget=1200, layer_widths=(430,), reduction_widths=(110,))
+
+
+@register_model("mnist_lut_small")
+class MNISTLUTSmall(LUTBudgetNet):
+    """<= 1,400 LUTs (estimate): 1,600 encoder bits, learnable 900, reduction to 230 (23 per class)."""
+
+    defaults = dict(_LUT_DEFAULTS, encoder_budget=1600, layer_widths=(900,), reduction_widths=(230,))
+
+
+@register_model("mnist_lut_large")
+class MNISTLUTLarge(LUTBudgetNet):
+    """<= 4,000 LUTs (estimate): 2,400 encoder bits, learnable 1590, random 1590, reduction to 400."""
+
+    defaults = dict(_LUT_DEFAULTS, encoder_budget=2400, layer_widths=(1590, 1590), reduction_widths=(400,))
+
+
+@register_model("fashion_lut_small")
+class FashionLUTSmall(LUTBudgetNet):
+    """Fashion-MNIST, <= 1,400 LUTs (estimate): as ``mnist_lut_small``."""
+
+    defaults = dict(_LUT_DEFAULTS, encoder_budget=1600, layer_widths=(900,), reduction_widths=(230,))
+    dataset = "fashion_mnist"
+    task = "Fashion-MNIST (28x28), 10 classes, LUT-budget network"
