@@ -10,23 +10,11 @@ manifest) use :func:`difflut.hw.export.export` or ``difflut export``.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
-from typing import Iterator
 
 from .errors import DiffLUTError
 
 __all__ = ["export_to_c", "export_to_fpga"]
-
-
-@contextlib.contextmanager
-def _in_eval_mode(model) -> Iterator[None]:
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
 
 
 def _target_path(path, suffix: str, overwrite: bool) -> Path:
@@ -57,7 +45,7 @@ def _render_one(model, target: str, path, suffix: str, overwrite: bool, vectors,
     codes = None if vectors is None else model.to_codes(vectors).cpu().numpy()
     if codes is None and not model.dataset:
         raise DiffLUTError(f"{model.model_name} names no dataset to take test vectors from: pass vectors=images")
-    with _in_eval_mode(model):
+    with model._eval_mode():  # BaseModel's: eval mode inside, the previous mode restored
         files, _ = render(model, target, name=name, vector_codes=codes, **options)
     data = files.get(f"{name}{suffix}")
     if data is None:  # the backend's file naming is its own; it writes exactly one design file

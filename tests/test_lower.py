@@ -16,7 +16,8 @@ import difflut
 from difflut import GroupSum, InputFormat, get_encoder, get_layer
 from difflut.data import load_mnist
 from difflut.hw import CONST0, CONST1, IRError, NetlistIR, load_ir, save_ir
-from difflut.hw.lower import LoweringError, NetlistBuilder, file_sha256, lower, lower_encoder, lower_layers
+from difflut.files import sha256_file as file_sha256
+from difflut.hw.lower import LoweringError, NetlistBuilder, lower, lower_encoder, lower_layers
 from difflut.models import get_model
 from irtools import reference_eval
 

@@ -34,7 +34,7 @@ from torch import nn
 from ..encoders.base import BaseEncoder
 from ..errors import DiffLUTError
 from ..files import library_version
-from ..files import sha256_file as file_sha256
+from ..files import sha256_file
 from ..input_format import InputFormat
 from ..layers import BitSelect, GroupSum
 from ..layers.convolutional import ConvolutionalLayer
@@ -52,7 +52,6 @@ __all__ = [
     "NetlistBuilder",
     "check_eval_mode",
     "expand_features",
-    "file_sha256",
     "lower",
     "lower_encoder",
     "lower_flat_layer",
@@ -365,7 +364,7 @@ def lower(model, input_format: InputFormat | None = None, *, checkpoint_sha256: 
         lower_encoder(model.encoder, model.input_format, what=f"{model.model_name}.encoder")  # raises
     fmt = model.input_format if input_format is None else input_format
     if checkpoint is not None:
-        digest = file_sha256(checkpoint)
+        digest = sha256_file(checkpoint)
         if checkpoint_sha256 is not None and checkpoint_sha256.lower() != digest:
             raise LoweringError(f"checkpoint {os.fspath(checkpoint)!r} has SHA-256 {digest}, "
                                 f"not the given {checkpoint_sha256}")
