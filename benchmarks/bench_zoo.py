@@ -64,7 +64,7 @@ def run_one(name: str, dataset: str, epochs: int, seed: int, args, device) -> di
     start = time.perf_counter()
     history = train(model, fit_x, fit_y, val_x, val_y, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
                     schedule="cosine", device=device, seed=seed, progress=args.verbose,
-                    augment_shift=args.augment_shift,
+                    augment_shift=args.augment_shift, cuda_graph=args.cuda_graph,
                     on_epoch=log_test if args.test_every_epoch else None, keep=args.keep)
     seconds = time.perf_counter() - start
     result = {
@@ -74,11 +74,28 @@ def run_one(name: str, dataset: str, epochs: int, seed: int, args, device) -> di
         "train_images": len(fit_x), "val_images": len(val_x), "test_images": len(test_x),
         "train_seconds": seconds, "device": str(device),
         "keep": args.keep, "best_epoch": kept_record(history, "best")["epoch"],
-        "test_accuracy": evaluate(model, test_x, test_y), "history": history,
+        "test_accuracy": evaluate(model, test_x, test_y), "history": history, "cuda_graph": args.cuda_graph,
     }
+    if args.save_eval_state:
+        path = os.path.join(args.save_eval_state, f"{name}-{dataset}-s{seed}.pt")
+        os.makedirs(args.save_eval_state, exist_ok=True)
+        torch.save(eval_state(model), path)
+        result["eval_state"] = os.path.basename(path)
     if name.startswith("mnist_bitflip"):
         result["flip_curve"] = {str(q): evaluate(model, test_x, test_y, flip_rate=q, seed=0) for q in FLIP_RATES}
     return result
+
+
+def eval_state(model) -> dict:
+    """What the eval function needs, small: the state dict with each learnable mapping's logits replaced by
+    their argmax (``NAME.argmax``, int16), plus the model's name, seed and overrides."""
+    state = {}
+    for key, value in model.state_dict().items():
+        if key.endswith(".logits") and value.dim() == 3:  # a LearnableLayer's (nodes, k, inputs) mapping
+            state[key[: -len(".logits")] + ".argmax"] = value.argmax(-1).to(torch.int16).cpu()
+        else:
+            state[key] = value.cpu()
+    return {"model": model.model_name, "seed": model.seed, "overrides": model.overrides, "state": state}
 
 
 def _test_at(run: dict, which: str):
@@ -158,6 +175,10 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default=None, help="folder holding fashion-mnist/ (or $DIFFLUT_DATA)")
     p.add_argument("--train-limit", type=int, default=None, help="first N training images (smoke runs)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--cuda-graph", action="store_true", help="train through the CUDA-graphed step")
+    p.add_argument("--save-eval-state", metavar="DIR", default=None,
+                   help="save each run's eval state (learnable mappings as argmax indices) to DIR")
+    p.add_argument("--dataset", default=None, help="train every model on this dataset (default: each model's own)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed (model and batch order)")
     p.add_argument("--deadline", type=float, default=None, help="skip runs that would start after this many s")
     p.add_argument("--table", nargs="+", metavar="RESULT.json", default=None,
@@ -179,9 +200,11 @@ def main(argv=None) -> int:
     if args.fashion_only:
         jobs = fashion
     else:
-        jobs = [(m, "mnist", args.epochs_main) for m in models if m in MAIN_MODELS]
+        def dataset(m):
+            return args.dataset or get_model(m).dataset
+        jobs = [(m, dataset(m), args.epochs_main) for m in models if m in MAIN_MODELS]
         jobs += fashion if args.fashion else []
-        jobs += [(m, "mnist", args.epochs) for m in models if m not in MAIN_MODELS]
+        jobs += [(m, dataset(m), args.epochs) for m in models if m not in MAIN_MODELS]
     machine = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
         "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "python": sys.version.split()[0],

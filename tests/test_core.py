@@ -109,3 +109,39 @@ def test_to_float_is_the_same_table_on_every_device():
     assert (reciprocal != exact).sum() > 50  # the reason for the table
     if torch.cuda.is_available():
         assert torch.equal(fmt.to_float(codes.cuda()).cpu(), exact)
+
+
+def test_eval_tables_follow_parameters_written_without_a_version_bump():
+    """Fused Adam and CUDA-graph replays write parameters without bumping their version counters (a
+    ``.data`` write does the same here): the next evaluation must still use the new truth tables."""
+    torch.manual_seed(0)
+    model = difflut.get_model("mnist_fc_8k_dwn", mapping="random", layer_widths=(40, 30))
+    images = torch.randint(0, 256, (64, 28, 28), dtype=torch.uint8)
+    model.fit_encoder(images)
+    before = model.class_scores(images)
+    versions = [p._version for p in model.parameters()]
+    model.train()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.data.copy_(torch.randn_like(p))  # what a fused optimizer step does to the version counters
+    assert [p._version for p in model.parameters()] == versions
+    after = model.class_scores(images)
+    fresh = type(model)(seed=0, mapping="random", layer_widths=(40, 30))
+    fresh.load_state_dict(model.state_dict())
+    assert not torch.equal(before, after)
+    assert torch.equal(after, fresh.class_scores(images))
+
+
+def test_fused_adam_step_then_predict_uses_the_new_tables():
+    model = difflut.get_model("mnist_fc_8k_dwn", mapping="random", layer_widths=(40, 30))
+    images = torch.randint(0, 256, (64, 28, 28), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (64,))
+    model.fit_encoder(images)
+    model.class_scores(images)  # fills the table cache
+    optimizer = torch.optim.Adam(model.parameters(), lr=1.0, fused=True)
+    model.train()
+    torch.nn.functional.cross_entropy(model(images), labels).backward()
+    optimizer.step()
+    fresh = type(model)(seed=0, mapping="random", layer_widths=(40, 30))
+    fresh.load_state_dict(model.state_dict())
+    assert torch.equal(model.class_scores(images), fresh.class_scores(images))

@@ -167,7 +167,7 @@ def test_lowering_refuses_unfitted_and_training_mode():
 def test_no_budget_and_no_reduction_variants(mnist):
     x, _ = mnist
     plain = fitted("mnist_lut_tiny", x[:500], encoder="thermometer", encoder_budget=None, reduction_widths=(),
-                   layer_widths=(60,), mapping="random")
+                   layer_widths=(60,), mapping="random", tau=None)
     assert plain.select is None and plain.config["tau"] == pytest.approx(6 ** 0.5)
     ir = lower(randomize_tables(plain))
     assert np.array_equal(evaluate_ir(ir, x[:128].numpy())[0], plain.class_scores(x[:128]).numpy())

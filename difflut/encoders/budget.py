@@ -52,7 +52,7 @@ class VarianceThermometerEncoder(ThermometerEncoder):
     def fit(self, data: torch.Tensor) -> "VarianceThermometerEncoder":
         """As :meth:`BaseEncoder.fit`; then the thresholds past each feature's count become ``+inf``."""
         super().fit(data)
-        unused = torch.arange(self.num_bits, device=self.thresholds.device) >= self._counts.unsqueeze(1)
+        unused = torch.arange(self.num_bits) >= self._counts.unsqueeze(1)  # fitted on the CPU
         self.thresholds = self.thresholds.masked_fill(unused.to(self.thresholds.device), math.inf)
         del self._counts
         return self

@@ -33,7 +33,9 @@ class BitSelect(nn.Module):
         self.index = index.to(self.index.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 2 or x.shape[1] <= int(self.index.max()):
+        # the range check reads the index on the host: not inside a CUDA-graph capture (its warm-up checked)
+        capturing = x.is_cuda and torch.cuda.is_current_stream_capturing()
+        if x.dim() != 2 or (not capturing and x.shape[1] <= int(self.index.max())):
             raise InputError(f"BitSelect expects (batch, N) with N > {int(self.index.max())}, got {tuple(x.shape)}")
         return x.index_select(1, self.index)
 

@@ -7,7 +7,10 @@ random) -> grouped LUT layers ``reduction_widths`` (DWN's learnable reduction: e
 LUTs that read only that class's group) -> GroupSum.
 
 Widths come from :func:`difflut.models.budget.propose_widths` (layers + 0.8 LUT per popcount bit +
-argmax within the budget); ``tests/test_lut_zoo.py`` checks that they still do.
+argmax within the budget); ``tests/test_pareto.py`` checks that they still do. GroupSum ``tau``: the
+registered models set the value measured best (10 epochs on an H200, docs/training_features.md: 1 for 11
+and 23 bits per class, 2 for 40; ``sqrt(bits per class)`` gave 6 points less on ``mnist_lut_tiny``);
+``tau=None`` falls back to ``sqrt(final bits per class)``.
 """
 
 from __future__ import annotations
@@ -105,29 +108,29 @@ class LUTBudgetNet(BaseModel):
 
 @register_model("mnist_lut_tiny")
 class MNISTLUTTiny(LUTBudgetNet):
-    """<= 700 LUTs (estimate): 1,200 encoder bits, learnable 430, reduction to 110 (11 bits per class)."""
+    """<= 700 LUTs (estimate): 1,200 encoder bits, learnable 430, reduction to 110 (11 bits per class), tau 1."""
 
-    defaults = dict(_LUT_DEFAULTS, encoder_budget=1200, layer_widths=(430,), reduction_widths=(110,))
+    defaults = dict(_LUT_DEFAULTS, encoder_budget=1200, layer_widths=(430,), reduction_widths=(110,), tau=1.0)
 
 
 @register_model("mnist_lut_small")
 class MNISTLUTSmall(LUTBudgetNet):
-    """<= 1,400 LUTs (estimate): 1,600 encoder bits, learnable 900, reduction to 230 (23 per class)."""
+    """<= 1,400 LUTs (estimate): 1,600 encoder bits, learnable 900, reduction to 230 (23 per class), tau 1."""
 
-    defaults = dict(_LUT_DEFAULTS, encoder_budget=1600, layer_widths=(900,), reduction_widths=(230,))
+    defaults = dict(_LUT_DEFAULTS, encoder_budget=1600, layer_widths=(900,), reduction_widths=(230,), tau=1.0)
 
 
 @register_model("mnist_lut_large")
 class MNISTLUTLarge(LUTBudgetNet):
-    """<= 4,000 LUTs (estimate): 2,400 encoder bits, learnable 1590, random 1590, reduction to 400."""
+    """<= 4,000 LUTs (estimate): 2,400 encoder bits, learnable 1590, random 1590, reduction to 400, tau 2."""
 
-    defaults = dict(_LUT_DEFAULTS, encoder_budget=2400, layer_widths=(1590, 1590), reduction_widths=(400,))
+    defaults = dict(_LUT_DEFAULTS, encoder_budget=2400, layer_widths=(1590, 1590), reduction_widths=(400,), tau=2.0)
 
 
 @register_model("fashion_lut_small")
 class FashionLUTSmall(LUTBudgetNet):
     """Fashion-MNIST, <= 1,400 LUTs (estimate): as ``mnist_lut_small``."""
 
-    defaults = dict(_LUT_DEFAULTS, encoder_budget=1600, layer_widths=(900,), reduction_widths=(230,))
+    defaults = dict(_LUT_DEFAULTS, encoder_budget=1600, layer_widths=(900,), reduction_widths=(230,), tau=1.0)
     dataset = "fashion_mnist"
     task = "Fashion-MNIST (28x28), 10 classes, LUT-budget network"

@@ -95,7 +95,9 @@ class BaseNode(nn.Module):
     def truth_table(self) -> torch.Tensor:
         """Bool (num_nodes, 2**k): entry [n, a] is node n's output at address a (input j = bit j).
 
-        Cached until a parameter or buffer changes (in place or replaced).
+        Cached until a parameter or buffer changes (in place or replaced) or the mode changes
+        (:meth:`train` / ``eval()``, which every evaluation calls): fused optimizers and CUDA-graph replays
+        write parameters without bumping their version counters, so the version alone cannot tell.
         """
         key = self._state_key()
         if self._table_cache is None or key != self._table_key:
@@ -121,6 +123,11 @@ class BaseNode(nn.Module):
             dtype=dtype or (ref.dtype if ref is not None else torch.float32),
             device=ref.device if ref is not None else None,
         )
+
+    def train(self, mode: bool = True) -> "BaseNode":
+        """Set the mode (as :meth:`torch.nn.Module.train`) and drop the cached :meth:`truth_table`."""
+        self._table_cache = None
+        return super().train(mode)
 
     def _state_key(self) -> tuple:
         tensors = list(self.parameters()) + list(self.buffers())
