@@ -98,6 +98,23 @@ def eval_state(model) -> dict:
     return {"model": model.model_name, "seed": model.seed, "overrides": model.overrides, "state": state}
 
 
+def model_from_eval_state(path: str):
+    """The eval-mode model of an :func:`eval_state` file: each learnable mapping's logits one-hot at the
+    saved argmax (the same connections, so the same eval function, IR and exports as the trained model)."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model = get_model(saved["model"], seed=saved["seed"], **saved["overrides"])
+    state = {}
+    for key, value in saved["state"].items():
+        if key.endswith(".argmax"):
+            name = key[: -len(".argmax")] + ".logits"
+            shape = model.state_dict()[name].shape
+            state[name] = torch.nn.functional.one_hot(value.long(), shape[-1]).float()
+        else:
+            state[key] = value
+    model.load_state_dict(state)
+    return model.eval()
+
+
 def _test_at(run: dict, which: str):
     """Test accuracy at the best-validation ("best") or the last ("last") epoch, if the history has it."""
     return kept_record(run["history"], which).get("test_accuracy")
