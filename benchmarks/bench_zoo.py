@@ -1,9 +1,10 @@
 """Test accuracy of the MNIST zoo models (and mnist_fc_8k_dwn on Fashion-MNIST), with epochs and wall time.
 
 For each model and seed: train on the first 55,000 training images (the last 5,000 are the validation
-split), Adam with a cosine learning-rate schedule, keep the best-validation or the last epoch (--keep),
-then measure eval-mode (hardware) accuracy on the 10,000 test images. The bit-flip models are also
-evaluated under inference-time input-bit flips (fault injection) at several rates; every model's
+split; ``--val-images 0`` trains on all 60,000 and keeps the last epoch), Adam with a cosine learning-rate
+schedule, keep the best-validation or the last epoch (--keep), then measure eval-mode (hardware) accuracy
+on the 10,000 test images. The bit-flip models are also evaluated under inference-time input-bit flips
+(fault injection) at several rates; every model's
 per-epoch history is kept (for the gradnorm training curves). Results go to a JSON file, rewritten
 atomically after every run, and a table is printed: mean and standard deviation over the seeds, and
 with --test-every-epoch the test accuracy at the best-validation epoch and at the last epoch side by side.
@@ -52,8 +53,13 @@ def run_one(name: str, dataset: str, epochs: int, seed: int, args, device) -> di
     train_x, train_y, test_x, test_y = _splits(dataset, args.data_dir)
     if args.train_limit:
         train_x, train_y = train_x[: args.train_limit], train_y[: args.train_limit]
-    val_size = min(VAL_SIZE, len(train_x) // 10)
-    fit_x, fit_y, val_x, val_y = train_x[:-val_size], train_y[:-val_size], train_x[-val_size:], train_y[-val_size:]
+    if args.val_images:
+        val_size = min(args.val_images, len(train_x) // 10)
+        fit_x, fit_y = train_x[:-val_size], train_y[:-val_size]
+    else:  # every image trains; "val" then reads the last training images (not held out), and --keep is last
+        val_size = min(VAL_SIZE, len(train_x) // 10)
+        fit_x, fit_y = train_x, train_y
+    val_x, val_y = train_x[-val_size:], train_y[-val_size:]
     model = get_model(name, seed=seed, **dict(args.set or []))
 
     def log_test(record):
@@ -71,7 +77,8 @@ def run_one(name: str, dataset: str, epochs: int, seed: int, args, device) -> di
         "model": name, "dataset": dataset, "seed": seed, "overrides": model.overrides, "nodes": model.num_nodes,
         "epochs": epochs, "batch_size": args.batch_size, "augment_shift": args.augment_shift,
         "lr": args.lr or model.default_lr, "schedule": "cosine",
-        "train_images": len(fit_x), "val_images": len(val_x), "test_images": len(test_x),
+        "train_images": len(fit_x), "val_images": len(val_x), "val_held_out": bool(args.val_images),
+        "test_images": len(test_x),
         "train_seconds": seconds, "device": str(device),
         "keep": args.keep, "best_epoch": kept_record(history, "best")["epoch"],
         "test_accuracy": evaluate(model, test_x, test_y), "history": history, "cuda_graph": args.cuda_graph,
@@ -182,6 +189,9 @@ def main(argv=None) -> int:
     p.add_argument("--augment-shift", type=int, default=0, help="random image shifts of up to N pixels")
     p.add_argument("--keep", default="best", choices=["best", "last"],
                    help="evaluate the best-validation epoch (default) or the last one")
+    p.add_argument("--val-images", type=int, default=VAL_SIZE,
+                   help=f"last N training images held out to validate (default {VAL_SIZE}); 0: train on every "
+                        "image (needs --keep last)")
     p.add_argument("--set", action="append", type=parse_override, metavar="KEY=VALUE",
                    help="override for every model, e.g. --set node_type=dwn --set mapping=learnable")
     p.add_argument("--verbose", action="store_true", help="print every epoch")
@@ -209,6 +219,8 @@ def main(argv=None) -> int:
             write_json_atomic(args.out, merged)
         print_table(merged["machine"], merged["runs"], merged["skipped"])
         return 0
+    if args.val_images < 0 or (args.val_images == 0 and args.keep != "last"):
+        p.error("--val-images must be >= 0, and 0 (no held-out images) needs --keep last")
     out = args.out or "zoo_results.json"
     device = torch.device(args.device)
     models = args.models or [m for m in list_models() if m.startswith("mnist_")]
