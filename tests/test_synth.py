@@ -319,3 +319,64 @@ def test_netlist_levels_and_counts():
 def test_netlist_combinational_loop_terminates():
     cells = {"p": _cell("$lut", {"A": [2, 3]}, {"Y": [4]}), "q": _cell("$lut", {"A": [4]}, {"Y": [3]})}
     assert longest_paths({"cells": cells}, set()) == (2, 2)
+
+
+# -- benchmarks/bench_synth.py: what passes.optimize removes -----------------------------------------
+@pytest.fixture(scope="module")
+def bench():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_synth", Path(__file__).parents[1] / "benchmarks" /
+                                                  "bench_synth.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_support_report_counts_removed_nodes_and_inputs(bench):
+    import numpy as np
+
+    from difflut.hw.ir import CONST0, LUTLayer, NetlistIR
+    from difflut.hw.passes import live_wires, optimize
+
+    assert bench.node_inputs(np.array([[3, 3, CONST0, 5], [0, 1, 2, 4], [-2, -1, -1, -2]])).tolist() == [2, 4, 0]
+    ir = random_ir(5, ks=(3, 6), nodes=12, classes=3, group=5)
+    rows, _ = bench.support_report(ir)
+    first = ir.layers[0]
+    live = np.flatnonzero(live_wires(ir)[ir.layer_bases[0]:ir.layer_bases[0] + first.num_nodes])
+    tables = first.tables.copy()
+    tables[live[0]] = False  # a live node made constant 0: folded into its readers
+    tables[live[1]] = tables[live[1]][np.arange(8) & ~1]  # another one ignores its input 0
+    changed = NetlistIR(ir.input_shape, ir.encoder, (LUTLayer(first.name, first.inputs, tables),) + ir.layers[1:],
+                        ir.class_wires, ir.metadata)
+    after, passes = bench.support_report(changed)
+    optimized, _ = optimize(changed)
+    for row in (rows, after):
+        assert [r["name"] for r in row] == [layer.name for layer in ir.layers] + ["encoder"]
+    for r, layer in zip(after, optimized.layers):
+        assert r["nodes_after"] == layer.num_nodes == sum(r["by_inputs_after"].values())
+        assert r["inputs_after"] == sum(k * n for k, n in r["by_inputs_after"].items()) <= r["inputs"]
+    # one node gone, another with an input less: both show up in layer 0's counts
+    assert after[0]["nodes"] == rows[0]["nodes"] and after[0]["inputs"] == rows[0]["inputs"]
+    assert after[0]["nodes_after"] <= rows[0]["nodes_after"] - 1
+    assert after[0]["inputs_after"] < rows[0]["inputs_after"]
+    assert after[-1]["bits"] == ir.num_encoder_wires and after[-1]["bits_read_after"] <= after[-1]["bits_read"]
+    assert passes["fold_constants"]["constant_luts"] >= 1
+
+
+def test_support_report_of_a_checkpoint(bench, tmp_path, capsys):
+    import torch
+
+    from difflut import get_model
+    from difflut.checkpoint import save_checkpoint
+
+    model = get_model("mnist_fc_8k_dwn", seed=0, layer_widths=(24, 10), mapping="random", encoder_bits=3)
+    model.fit_encoder(torch.randint(0, 256, (200, 28, 28), generator=torch.Generator().manual_seed(0)))
+    path = tmp_path / "m.pt"
+    save_checkpoint(model.eval(), path)
+    assert bench.main(["--checkpoint", str(path), "--support-only"]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("| layers.") or line.startswith("| all layers")]
+    assert len(lines) == 3 and "Encoder bits read" in out and "Target" not in out  # no synthesis
+    cells = [c.strip() for c in lines[-1].strip("|").split("|")]
+    assert int(cells[1]) == 34 and int(cells[1]) - int(cells[2]) == int(cells[3].replace(",", ""))
