@@ -105,7 +105,7 @@ def test_generic_pipelined(exports, capsys):
     assert timing["throughput_per_s"] == 200_000_000 and report["pnr"] is None
 
     # the total stitches the modules' netlists: every module's cells count once, unread ones not at all
-    assert report["flatten"] == "stitch"
+    assert report["flatten"] == "stitch" and "netlists stitched" in (folder / "report.md").read_text()
     assert "read_json" in (folder / "synth" / f"{report['design']['top']}.flat.ys").read_text()
     assert report["total"]["luts"] <= sum(m["luts"] for m in report["modules"].values())
     for name, m in report["modules"].items():  # LUT nodes go through the shift map; leaves read their own text
@@ -120,6 +120,7 @@ def test_generic_pipelined(exports, capsys):
     assert again["flatten"] == "synth" and again["modules"] == {
         name: dict(m, seconds=again["modules"][name]["seconds"]) for name, m in report["modules"].items()}
     assert "read_verilog" in (folder / "synth" / f"{report['design']['top']}.flat.ys").read_text()
+    assert "synthesised again" in (folder / "report.md").read_text()
     assert 0 < again["total"]["luts"] and 0 < again["total"]["ffs"] <= report["total"]["ffs"]
 
 
