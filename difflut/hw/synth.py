@@ -5,8 +5,10 @@
 
 * each module of the design on its own (its submodules black boxes, so each count is the module's own
   logic: encoder, each LUT layer, each popcount, argmax, the core's pipeline registers, the stream
-  wrapper), in parallel processes, and
-* the flattened top (the true total: logic shared or removed across module boundaries counts once);
+  wrapper), in parallel processes, LUT nodes mapped through :data:`SHR_MAP`, and
+* the flattened top (the total): by default the modules' mapped netlists stitched together, flattened
+  and cleaned of cells nothing reads (``flatten="stitch"``), or synthesised once more from the Verilog
+  (``flatten="synth"``: optimised across module boundaries too);
 
 then, for ``ecp5`` / ``ice40``, nextpnr on the flattened top for Fmax and utilisation. It writes
 ``report.json`` and ``report.md`` into the folder (atomically) and the scripts, netlists and logs under
