@@ -1,11 +1,12 @@
 """FPGA cost of the popcount and the encoder alone (yosys ``synth_xilinx``), as in docs/hardware.md.
 
-    python benchmarks/bench_rtl_blocks.py [--popcount 100 600] [--encoder] [--family xcup] [--yosys PATH]
+    python benchmarks/bench_rtl_blocks.py [--popcount 100 600] [--encoder] [--target xilinx|ecp5|generic]
+                                          [--family F] [--yosys PATH]
 
 Each block is converted on its own with Amaranth (``verilog.convert(..., name="top")``), synthesised with
-the same command ``difflut synth --target xilinx`` uses (``synth_xilinx -flatten -nowidelut ...``), and
+the same command ``difflut synth --target T`` uses (xilinx: ``synth_xilinx -flatten -nowidelut ...``), and
 counted from the mapped netlist like a ``difflut synth`` module: LUTs, LUTs per input bit (popcount),
-CARRY4 cells, LUT levels (the most LUTs on one path; carry cells not counted), and the yosys wall time.
+carry cells (CARRY4 / CCU2C), LUT levels (the most LUTs on one path; carry cells not counted), and the yosys wall time.
 ``--encoder``: the 2,352-bit encoder of the issue-11 network (mnist_fc_8k_dwn, distributive thermometer
 of 3 bits per pixel fitted on 10,000 MNIST training images); it also prints how many of its bits are
 constants and how many distinct comparators remain.
@@ -24,15 +25,15 @@ import numpy as np
 from amaranth.back import verilog
 
 from difflut.hw.rtl.popcount import Popcount
-from difflut.hw.synth import _package_version, find_yosys, synth_command
+from difflut.hw.synth import DEFAULT_FAMILY, _package_version, find_yosys, synth_command
 from difflut.hw.synth_netlist import module_stats
 
 
-def synthesize_block(component, ports, tool, family: str, work: Path, name: str) -> dict:
-    """Convert ``component`` to Verilog (module ``top``), map it with yosys for Xilinx ``family``;
+def synthesize_block(component, ports, tool, target: str, family: str, work: Path, name: str) -> dict:
+    """Convert ``component`` to Verilog (module ``top``), map it with yosys for ``target`` / ``family``;
     returns :func:`module_stats` plus ``seconds`` (yosys wall time)."""
     (work / f"{name}.v").write_text(verilog.convert(component, name="top", ports=ports, emit_src=False))
-    script = f"read_verilog {name}.v\n{synth_command('xilinx', family, 'top')}\nwrite_json {name}.json\n"
+    script = f"read_verilog {name}.v\n{synth_command(target, family, 'top')}\nwrite_json {name}.json\n"
     (work / f"{name}.ys").write_text(script)
     start = time.perf_counter()
     with open(work / f"{name}.log", "w") as log:
@@ -70,21 +71,23 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--popcount", type=int, nargs="*", default=[100, 600], help="popcount widths")
     p.add_argument("--encoder", action="store_true", help="also the issue-11 encoder (loads MNIST)")
-    p.add_argument("--family", default="xcup")
+    p.add_argument("--target", default="xilinx", choices=["xilinx", "ecp5", "generic"])
+    p.add_argument("--family", default=None, help="default: difflut synth's for the target")
     p.add_argument("--yosys", default=None)
     args = p.parse_args(argv)
 
+    family = args.family or DEFAULT_FAMILY[args.target]
     tool = find_yosys(args.yosys)
     version = subprocess.run([*tool.argv, "-V"], capture_output=True, text=True, check=True).stdout.strip()
     print(f"# {version} ({_package_version(tool.package) if tool.package else tool.argv[0]}); "
-          f"synth_xilinx -family {args.family}; {time.strftime('%Y-%m-%d')}")
-    print("| block | LUTs | LUT/bit | CARRY4 | LUT levels | yosys wall |")
+          f"target {args.target}, family {family}; {time.strftime('%Y-%m-%d')}")
+    print("| block | LUTs | LUT/bit | carry cells | LUT levels | yosys wall |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for width in args.popcount:
             dut = Popcount(width)
-            s = synthesize_block(dut, [dut.x, dut.count], tool, args.family, work, f"popcount{width}")
+            s = synthesize_block(dut, [dut.x, dut.count], tool, args.target, family, work, f"popcount{width}")
             print(f"| popcount {width} | {s['luts']} | {s['luts'] / width:.2f} | {s['carry']} | {s['levels']} | "
                   f"{s['seconds']:.0f} s |", flush=True)
         if args.encoder:
@@ -93,7 +96,7 @@ def main(argv=None) -> int:
             form = issue_encoder_form()
             print(f"# encoder: {encoder_summary(form)}", flush=True)
             dut = Encoder(form)
-            s = synthesize_block(dut, [dut.codes, dut.bits_out], tool, args.family, work, "encoder")
+            s = synthesize_block(dut, [dut.codes, dut.bits_out], tool, args.target, family, work, "encoder")
             print(f"| encoder {form.output_size} bits | {s['luts']} | {s['luts'] / form.output_size:.2f} | "
                   f"{s['carry']} | {s['levels']} | {s['seconds']:.0f} s |", flush=True)
     return 0
