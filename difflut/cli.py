@@ -248,7 +248,7 @@ def cmd_compact(args) -> int:
         images, labels = _load_split(dataset, "test", None, args.data_dir, "--limit")
         _check_dataset(model, dataset, images)
         metadata = shipped.pretrained_metadata(model, images, labels, dataset=dataset, luts=luts,
-                                               recipe=args.recipe, **metadata)
+                                               recipe=args.recipe, extra=metadata)
         shipped.save_pretrained(model, args.out, metadata)
         print(f"{model.model_name}: {dataset} test accuracy {metadata['test_accuracy']:.2f}% "
               f"({metadata['test_correct']}/{metadata['test_images']}), {luts['total']:,} LUTs "

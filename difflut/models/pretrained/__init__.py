@@ -133,11 +133,12 @@ def count_correct(model, images: torch.Tensor, labels: torch.Tensor) -> int:
 
 
 def pretrained_metadata(model, images, labels, *, dataset: str, luts: dict, recipe: str,
-                        **extra) -> dict[str, Any]:
+                        extra: dict | None = None) -> dict[str, Any]:
     """The :data:`REQUIRED` metadata of ``model``, its accuracy measured on the whole test split
-    ``images, labels`` of ``dataset``; ``extra`` plain values are kept beside it."""
+    ``images, labels`` of ``dataset``; ``extra`` (e.g. the training checkpoint's metadata) is kept beside
+    it, its :data:`REQUIRED` keys replaced."""
     correct = count_correct(model, images, labels)
-    metadata = dict(extra, dataset=dataset, test_correct=correct, test_images=len(labels),
+    metadata = dict(extra or {}, dataset=dataset, test_correct=correct, test_images=len(labels),
                     test_accuracy=round(100 * correct / len(labels), 4), luts=dict(luts), recipe=str(recipe))
     check_metadata(metadata, model.model_name)
     return metadata
