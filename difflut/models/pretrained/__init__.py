@@ -78,26 +78,29 @@ def check_metadata(metadata: dict, where: str) -> None:
     if missing:
         raise CheckpointError(f"{where!r}: pretrained metadata lacks {', '.join(missing)}")
     correct, images, luts = metadata["test_correct"], metadata["test_images"], metadata["luts"]
-    if not (isinstance(correct, int) and isinstance(images, int) and 0 <= correct <= images and images > 0):
+    if not (type(correct) is int and type(images) is int and 0 <= correct <= images and images > 0):
         raise CheckpointError(f"{where!r}: test_correct / test_images must be integers with 0 <= correct <= "
                               f"images > 0, got {correct!r} / {images!r}")
     if metadata["test_accuracy"] != round(100 * correct / images, 4):
         raise CheckpointError(f"{where!r}: test_accuracy {metadata['test_accuracy']!r} is not "
                               f"100 * {correct} / {images}")
-    check_luts(luts, where)
+    try:
+        check_luts(luts, where)
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
 
 
 def check_luts(luts, where: str) -> None:
-    """Raise ValueError (CheckpointError) unless ``luts`` is a :data:`LUT_PARTS` dict with a consistent total."""
+    """Raise ValueError unless ``luts`` is a :data:`LUT_PARTS` dict with a consistent total (also the
+    ``luts`` of a run in ``benchmarks/plot_pareto.py``'s result format)."""
     if not isinstance(luts, dict) or set(luts) != set(LUT_PARTS):
-        raise CheckpointError(f"{where!r}: luts must be a dict of {', '.join(LUT_PARTS)}, got {luts!r}")
+        raise ValueError(f"{where!r}: luts must be a dict of {', '.join(LUT_PARTS)}, got {luts!r}")
     counts = [luts[k] for k in ("layers", "popcount", "argmax", "total")]
-    if not all(isinstance(v, int) and v >= 0 for v in counts) or not (
-            luts["encoder"] is None or isinstance(luts["encoder"], int) and luts["encoder"] >= 0):
-        raise CheckpointError(f"{where!r}: LUT counts must be non-negative integers, got {luts!r}")
+    if not all(type(v) is int and v >= 0 for v in counts + [0 if luts["encoder"] is None else luts["encoder"]]):
+        raise ValueError(f"{where!r}: LUT counts must be non-negative integers, got {luts!r}")
     if luts["total"] != sum(counts[:3]) or luts["source"] not in LUT_SOURCES:
-        raise CheckpointError(f"{where!r}: luts total must be layers + popcount + argmax and source one of "
-                              f"{LUT_SOURCES}, got {luts!r}")
+        raise ValueError(f"{where!r}: luts total must be layers + popcount + argmax and source one of "
+                         f"{LUT_SOURCES}, got {luts!r}")
 
 
 def luts_from_synth(report: dict) -> dict[str, Any]:
@@ -165,5 +168,5 @@ def save_pretrained(model, path, metadata: dict) -> int:
 
 
 __all__ = ["FOLDER", "LUT_PARTS", "MAX_BYTES", "REQUIRED", "check_metadata", "count_correct", "load_pretrained",
-           "luts_estimate", "luts_from_synth", "pretrained_info", "pretrained_metadata", "pretrained_names",
+           "check_luts", "luts_estimate", "luts_from_synth", "pretrained_info", "pretrained_metadata", "pretrained_names",
            "pretrained_path", "save_pretrained"]
