@@ -8,6 +8,8 @@ import json
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from difflut.checkpoint import CheckpointError, load, read_checkpoint, state_digest
 from difflut.data import load_mnist
@@ -135,3 +137,27 @@ def test_malformed_compact_entries_are_checkpoint_errors(saved, tmp_path, change
     _rewrite(tmp_path / "bad.pt", saved[1], change)
     with pytest.raises(CheckpointError, match=message):
         load(tmp_path / "bad.pt")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(how=st.sampled_from(["truncate", "flip"]), where=st.floats(0, 1), byte=st.integers(1, 255),
+       count=st.integers(1, 4))
+def test_corrupted_compact_files_are_refused_or_equal(saved, tmp_path, test_set, how, where, byte, count):
+    full_path, compact_path = saved
+    data = bytearray(compact_path.read_bytes())
+    at = min(int(where * len(data)), len(data) - 1)
+    if how == "truncate":
+        data = data[:at]
+    else:
+        for i in range(at, min(at + count, len(data))):
+            data[i] ^= byte
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(bytes(data))
+    try:
+        loaded = load(bad)
+    except CheckpointError as e:
+        assert str(e)
+        return
+    images = test_set[0][:500]
+    assert torch.equal(loaded.class_scores(images), load(full_path).class_scores(images))
+    assert ir_function(loaded) == ir_function(load(full_path))
