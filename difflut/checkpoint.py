@@ -23,9 +23,10 @@ what eval needs in less space; loading restores each entry to the model's dtype 
 * ``"one_hot"``: a learnable layer's mapping logits ``(O, k, I)`` stored as its connections
   ``logits.argmax(-1)``, int16/int32 ``(O, k)``; restored as one-hot logits (1 at the connection, 0
   elsewhere), whose argmax is the same connection.
-* ``"cast"``: a tensor stored in a narrower dtype (node parameters in float16, integer wiring in
-  int16/int32), restored with ``.to(model dtype)``. Saving keeps a node's parameters float32 unless
-  the float16 values give the same truth tables, and checks the whole restored model has the same
+* ``"cast"``: a tensor stored in a narrower dtype (node parameters in float16, or bfloat16, integer
+  wiring in int16/int32), restored with ``.to(model dtype)``. Saving rounds a node module's parameters
+  to float16 if that gives the same truth tables, else to bfloat16 (a wider range: tiny values keep
+  their sign) if that does, else keeps them; then it checks that the whole restored model has the same
   connections and truth tables, so eval, the IR and every export are those of the full checkpoint.
 
 A compact checkpoint is for eval and export: training from it starts from one-hot mapping logits and
@@ -60,7 +61,7 @@ _DEVICE_KEYS = ("use_cuda",)
 _OPTIONAL_KEYS = {"model_class", "compact"}
 #: compact forms of a state_dict entry (see the module docstring)
 COMPACT_FORMS = ("one_hot", "cast")
-_CAST_DTYPES = (torch.float16, torch.int16, torch.int32)
+_CAST_DTYPES = (torch.float16, torch.bfloat16, torch.int16, torch.int32)
 
 
 class CheckpointError(DiffLUTError, ValueError):
@@ -148,6 +149,23 @@ def _index_dtype(bound: int) -> torch.dtype:
     return torch.int64
 
 
+def _narrow_float(node) -> torch.dtype | None:
+    """float16, else bfloat16 (wider range, fewer digits): the first that gives ``node`` (a BaseNode) the
+    same truth table when its float tensors are rounded to it; None if neither does."""
+    import copy
+
+    reference = node.truth_table().cpu()
+    for dtype in (torch.float16, torch.bfloat16):
+        trial = copy.deepcopy(node).cpu()
+        with torch.no_grad():
+            for t in trial.state_dict().values():
+                if t.is_floating_point():
+                    t.copy_(t.to(dtype).to(t.dtype))
+        if torch.equal(trial.truth_table(), reference):
+            return dtype
+    return None
+
+
 def compact_state(model, state: dict[str, torch.Tensor]) -> dict[str, str]:
     """Replace entries of ``state`` (``model.state_dict()`` on the CPU) by compact forms, in place.
 
@@ -170,14 +188,10 @@ def compact_state(model, state: dict[str, torch.Tensor]) -> dict[str, str]:
             forms[dot + "logits"] = "one_hot"
         elif isinstance(module, BaseNode):
             names = [dot + n for n, t in module.state_dict().items() if t.is_floating_point()]
-            trial = copy.deepcopy(module).cpu()
-            with torch.no_grad():
-                for n, t in trial.state_dict().items():
-                    if t.is_floating_point():
-                        t.copy_(t.to(torch.float16).to(t.dtype))
-            if names and torch.equal(trial.truth_table(), module.truth_table().cpu()):
+            narrow = _narrow_float(module) if names else None
+            if narrow is not None:
                 forms.update({name: "cast" for name in names})
-                state.update({name: state[name].to(torch.float16) for name in names})
+                state.update({name: state[name].to(narrow) for name in names})
     for name, t in state.items():
         if name not in forms and t.dtype in (torch.int32, torch.int64) and t.numel():
             narrow = _index_dtype(int(t.abs().max()))

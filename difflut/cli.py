@@ -367,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import_option(s)
     s.set_defaults(func=cmd_export)
 
-    s = sub.add_parser("compact", help="write a checkpoint's compact form (connections, float16 tables): same "
+    s = sub.add_parser("compact", help="write a checkpoint's compact form (connections, 16-bit tables): same "
                                        "eval function, for eval/export and shipping")
     s.add_argument("checkpoint")
     s.add_argument("out", help="output checkpoint (missing, or a DiffLUT checkpoint to replace)")

@@ -83,19 +83,29 @@ def test_a_changed_connection_is_caught(saved, tmp_path, test_set):
     assert not torch.equal(moved.layers[0].connections(), full.layers[0].connections())
 
 
-def test_float16_only_where_the_truth_tables_stay_equal(trained, tmp_path, test_set):
-    """A logit of -1e-9 rounds to float16 -0.0, whose decision (>= 0) differs: that layer stays float32."""
+def test_rounding_only_where_the_truth_tables_stay_equal(trained, tmp_path, test_set):
+    """A logit of -1e-9 rounds to float16 -0.0, whose decision (>= 0) differs: that layer goes bfloat16;
+    -1e-45 rounds to -0.0 in both: that layer stays float32."""
     model = copy.deepcopy(trained)
     with torch.no_grad():
         model.layers[1].node.logits[4, 7] = -1e-9
-    assert not bool(model.layers[1].node.truth_table()[4, 7])
+        model.layers[0].node.logits[2, 3] = -1e-45
+    assert not bool(model.layers[1].node.truth_table()[4, 7]) and not bool(model.layers[0].node.truth_table()[2, 3])
     model.eval().save_checkpoint(tmp_path / "c.pt", compact=True)
-    forms = read_checkpoint(tmp_path / "c.pt")["compact"]
-    assert "layers.1.node.logits" not in forms and forms["layers.0.node.logits"] == "cast"
+    ckpt = read_checkpoint(tmp_path / "c.pt")
+    assert "layers.0.node.logits" not in ckpt["compact"] and ckpt["compact"]["layers.1.node.logits"] == "cast"
+    assert ckpt["state_dict"]["layers.0.node.logits"].dtype == torch.float32
+    assert ckpt["state_dict"]["layers.1.node.logits"].dtype == torch.bfloat16
     loaded = load(tmp_path / "c.pt")
-    assert torch.equal(loaded.layers[1].node.truth_table(), model.layers[1].node.truth_table())
+    for i in (0, 1):
+        assert torch.equal(loaded.layers[i].node.truth_table(), model.layers[i].node.truth_table())
     assert torch.equal(loaded.class_scores(test_set[0][:2000]), model.class_scores(test_set[0][:2000]))
     assert ir_function(loaded) == ir_function(model)
+    # negative: the float16 rounding would have flipped exactly that bit
+    rounded = copy.deepcopy(model.layers[1].node)
+    with torch.no_grad():
+        rounded.logits.copy_(rounded.logits.to(torch.float16).float())
+    assert bool(rounded.truth_table()[4, 7])
 
 
 def test_a_dwn_model_with_a_learnable_first_layer_compacts_exactly(tmp_path, test_set):

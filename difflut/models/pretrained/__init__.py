@@ -2,8 +2,8 @@
 ``get_model(name, pretrained=True)``.
 
 Each file is a compact checkpoint (:mod:`difflut.checkpoint`: connections instead of mapping logits,
-float16 node parameters where the truth tables stay equal; at most :data:`MAX_BYTES`) whose metadata
-holds :data:`REQUIRED` (made by :func:`pretrained_metadata`)::
+float16 or bfloat16 node parameters where the truth tables stay equal; at most :data:`MAX_BYTES`)
+whose metadata holds :data:`REQUIRED` (made by :func:`pretrained_metadata`)::
 
     {"dataset": "mnist", "test_accuracy": 97.31, "test_correct": 9731, "test_images": 10000,
      "luts": {"layers": 540, "popcount": 90, "argmax": 63, "encoder": 410, "total": 693,
@@ -167,6 +167,6 @@ def save_pretrained(model, path, metadata: dict) -> int:
     return size
 
 
-__all__ = ["FOLDER", "LUT_PARTS", "MAX_BYTES", "REQUIRED", "check_metadata", "count_correct", "load_pretrained",
-           "check_luts", "luts_estimate", "luts_from_synth", "pretrained_info", "pretrained_metadata", "pretrained_names",
-           "pretrained_path", "save_pretrained"]
+__all__ = ["FOLDER", "LUT_PARTS", "MAX_BYTES", "REQUIRED", "check_luts", "check_metadata", "count_correct",
+           "load_pretrained", "luts_estimate", "luts_from_synth", "pretrained_info", "pretrained_metadata",
+           "pretrained_names", "pretrained_path", "save_pretrained"]
