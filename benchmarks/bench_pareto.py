@@ -37,7 +37,7 @@ from difflut.hw.lower import lower
 from difflut.hw.passes import optimize
 from difflut.files import write_atomic
 from difflut.models import pretrained as shipped
-from difflut.models.budget import lut_cost
+from difflut.models.budget import lut_cost, luts_estimate
 from difflut.models.pruning import prune_report
 from difflut.training import train
 
@@ -81,7 +81,7 @@ def run(name: str, seed: int, args) -> dict:
         row["synth_luts"] = {role: v["luts"] for role, v in report["roles"].items()}
         row["luts"] = shipped.luts_from_synth(report)
     else:
-        row["luts"] = shipped.luts_estimate(model)
+        row["luts"] = luts_estimate(model)
     row["recipe"] = (f"bench_pareto.py: {args.epochs} epochs on the first {len(x)} training images, batch 128, "
                      f"Adam lr {model.default_lr}, cosine, last epoch, seed {seed}")
     if args.pretrained:

@@ -30,7 +30,7 @@ what eval needs in less space; loading restores each entry to the model's dtype 
   connections and truth tables, so eval, the IR and every export are those of the full checkpoint.
 
 A compact checkpoint is for eval and export: training from it starts from one-hot mapping logits and
-rounded node parameters, not from the trained optimiser state of the full one.
+rounded node parameters, not from the trained logits of the full one.
 
 ``get_model(name, seed, **overrides).load_checkpoint(path)`` and
 :func:`load` (which needs no name) reproduce the saved model's eval outputs exactly.
@@ -169,13 +169,12 @@ def _narrow_float(node) -> torch.dtype | None:
 def compact_state(model, state: dict[str, torch.Tensor]) -> dict[str, str]:
     """Replace entries of ``state`` (``model.state_dict()`` on the CPU) by compact forms, in place.
 
-    Returns ``{name: form}``. A node module's float parameters become float16 only where its truth
-    tables stay equal; the restored model is checked to have the same connections and truth tables
-    as ``model`` (a RuntimeError otherwise: a bug, never a tolerance).
+    Returns ``{name: form}``. A node module's float parameters become float16 or bfloat16 only if its
+    truth tables stay equal; the restored model is checked to have the same connections and truth
+    tables as ``model`` (a RuntimeError otherwise: a bug, never a tolerance).
     """
     import copy
 
-    from .layers.base import BaseLUTLayer
     from .layers.learnable_layer import LearnableLayer
     from .nodes.base import BaseNode
 
@@ -198,17 +197,18 @@ def compact_state(model, state: dict[str, torch.Tensor]) -> dict[str, str]:
             if narrow != t.dtype:
                 state[name], forms[name] = t.to(narrow), "cast"
     reference = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    full = restore_state(state, forms, reference, "compact form")
+    wrong = [k for k, v in full.items() if not v.is_floating_point() and not torch.equal(v, reference[k])]
     restored = copy.deepcopy(model).cpu()
-    restored.load_state_dict(restore_state(state, forms, reference, "compact form"))
+    restored.load_state_dict(full)
     for prefix, module in restored.named_modules():
         ours = modules[prefix]
-        same = True
-        if isinstance(module, BaseLUTLayer):
-            same = torch.equal(module.connections().cpu(), ours.connections().cpu())
-        elif isinstance(module, BaseNode):
-            same = torch.equal(module.truth_table(), ours.truth_table().cpu())
-        if not same:
-            raise RuntimeError(f"compact form of {type(model).__name__}: module {prefix!r} computes another function")
+        if isinstance(module, LearnableLayer) and not torch.equal(module.connections(), ours.connections().cpu()):
+            wrong.append(f"{prefix} (connections)")
+        elif isinstance(module, BaseNode) and not torch.equal(module.truth_table(), ours.truth_table().cpu()):
+            wrong.append(f"{prefix} (truth table)")
+    if wrong:
+        raise RuntimeError(f"compact form of {type(model).__name__} computes another function: {', '.join(wrong)}")
     return forms
 
 

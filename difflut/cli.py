@@ -243,7 +243,9 @@ def cmd_compact(args) -> int:
             with open(args.synth_report, encoding="utf-8") as f:
                 luts = shipped.luts_from_synth(json.load(f))
         else:
-            luts = shipped.luts_estimate(model)
+            from .models.budget import luts_estimate
+
+            luts = luts_estimate(model)
         dataset = args.dataset or metadata.get("dataset") or model.dataset
         images, labels = _load_split(dataset, "test", None, args.data_dir, "--limit")
         _check_dataset(model, dataset, images)

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from difflut.checkpoint import CheckpointError, load, read_checkpoint, state_digest
 from difflut.data import load_mnist
 from difflut.hw.lower import lower
-from difflut.models import get_model
+from difflut.models import get_model, list_models
+from difflut.models.pretrained import MAX_BYTES
 from difflut.training import train
 
 #: mnist_lut_tiny shrunk: variance_thermometer + BitSelect, a learnable layer, a grouped reduction
@@ -171,3 +172,15 @@ def test_corrupted_compact_files_are_refused_or_equal(saved, tmp_path, test_set,
     images = test_set[0][:500]
     assert torch.equal(loaded.class_scores(images), load(full_path).class_scores(images))
     assert ir_function(loaded) == ir_function(load(full_path))
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_zoo_model_compacts_exactly_and_fits_the_shipping_limit(name, tmp_path):
+    """Default sizes (untrained: the size does not depend on training, except a float32 fallback)."""
+    gen = torch.Generator().manual_seed(0)
+    model = get_model(name)
+    images = torch.randint(0, 256, (32, *model.input_shape), dtype=torch.uint8, generator=gen)
+    model.fit_encoder(images).eval()
+    model.save_checkpoint(tmp_path / "c.pt", compact=True)
+    assert (tmp_path / "c.pt").stat().st_size <= MAX_BYTES
+    assert torch.equal(load(tmp_path / "c.pt").class_scores(images), model.class_scores(images))

@@ -13,6 +13,7 @@ import torch
 from difflut.checkpoint import CheckpointError, read_checkpoint
 from difflut.data import load_dataset, load_mnist
 from difflut.models import get_model, model_info, pretrained as shipped
+from difflut.models.budget import luts_estimate
 from difflut.training import train
 
 TINY = {"layer_widths": (60,), "reduction_widths": (20,), "encoder_budget": 300}
@@ -71,7 +72,7 @@ def folder(tmp_path, monkeypatch):
 def with_tiny(folder, trained):
     images, labels = load_mnist("test")
     metadata = shipped.pretrained_metadata(trained, images, labels, dataset="mnist",
-                                           luts=shipped.luts_estimate(trained), recipe=RECIPE, extra={"epoch": 2})
+                                           luts=luts_estimate(trained), recipe=RECIPE, extra={"epoch": 2})
     size = shipped.save_pretrained(trained, folder / "mnist_lut_tiny.pt", metadata)
     assert size == (folder / "mnist_lut_tiny.pt").stat().st_size < 100_000
     return folder / "mnist_lut_tiny.pt"
@@ -145,7 +146,7 @@ def test_no_shipped_files_is_said(folder):
 def test_a_file_over_the_size_limit_is_not_written(folder, trained, monkeypatch):
     images, labels = load_mnist("test")
     metadata = shipped.pretrained_metadata(trained, images[:100], labels[:100], dataset="mnist",
-                                           luts=shipped.luts_estimate(trained), recipe=RECIPE)
+                                           luts=luts_estimate(trained), recipe=RECIPE)
     monkeypatch.setattr(shipped, "MAX_BYTES", 1000)
     with pytest.raises(ValueError, match="over the 1,000 that may ship"):
         shipped.save_pretrained(trained, folder / "mnist_lut_tiny.pt", metadata)

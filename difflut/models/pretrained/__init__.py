@@ -34,7 +34,7 @@ REQUIRED = ("dataset", "test_accuracy", "test_correct", "test_images", "luts", "
 #: the parts of ``luts`` (``encoder`` may be None: not measured); total = layers + popcount + argmax
 LUT_PARTS = ("layers", "popcount", "argmax", "encoder", "total", "source")
 #: ``luts["source"]`` values
-LUT_SOURCES = ("difflut synth --target xilinx", "IR estimate")
+LUT_SOURCES = ("difflut synth --target xilinx", "IR estimate")  # the latter: difflut.models.budget.luts_estimate
 
 
 def pretrained_names() -> list[str]:
@@ -43,10 +43,9 @@ def pretrained_names() -> list[str]:
 
 
 def pretrained_path(name: str) -> Path:
-    """The shipped checkpoint of model ``name``; KeyError listing the models that have one if there is none."""
-    from ..zoo import resolve_name
-
-    path = FOLDER / f"{resolve_name(name)}.pt"
+    """The shipped checkpoint of model ``name`` (a registered name, not an alias); KeyError listing the models
+    that have one if there is none."""
+    path = FOLDER / f"{name}.pt"
     if not path.is_file():
         names = ", ".join(pretrained_names()) or "none in this installation"
         raise KeyError(f"model {name!r} has no pretrained checkpoint; models with one: {names}")
@@ -116,19 +115,6 @@ def luts_from_synth(report: dict) -> dict[str, Any]:
                 source=LUT_SOURCES[0])
 
 
-def luts_estimate(model) -> dict[str, Any]:
-    """LUT parts estimated from the model: layers = the optimised IR's LUTs, popcount and argmax from
-    :func:`difflut.models.budget.lut_cost` on the popcounts' input bits; encoder None (not estimated)."""
-    from ...hw.lower import lower
-    from ...hw.passes import optimize
-    from ..budget import lut_cost
-
-    ir, _ = optimize(lower(model))
-    cost = lut_cost((ir.class_wires.size,), ir.num_classes)  # the popcounts read class_wires (C, G)
-    return {"layers": ir.num_luts, "popcount": cost["popcount"], "argmax": cost["argmax"], "encoder": None,
-            "total": ir.num_luts + cost["popcount"] + cost["argmax"], "source": LUT_SOURCES[1]}
-
-
 def count_correct(model, images: torch.Tensor, labels: torch.Tensor) -> int:
     """Test images the eval (hardware) function classifies right (ties -> lowest class index)."""
     model.eval()
@@ -168,5 +154,5 @@ def save_pretrained(model, path, metadata: dict) -> int:
 
 
 __all__ = ["FOLDER", "LUT_PARTS", "MAX_BYTES", "REQUIRED", "check_luts", "check_metadata", "count_correct",
-           "load_pretrained", "luts_estimate", "luts_from_synth", "pretrained_info", "pretrained_metadata",
+           "load_pretrained", "luts_from_synth", "pretrained_info", "pretrained_metadata",
            "pretrained_names", "pretrained_path", "save_pretrained"]
