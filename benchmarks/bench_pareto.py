@@ -66,7 +66,7 @@ def run(name: str, seed: int, args) -> dict:
     final = model.config["reduction_widths"] or model.config["layer_widths"]
     cost = lut_cost(tuple(model.config["layer_widths"]) + tuple(model.config["reduction_widths"]))
     encoder = prune_report(model)[-1]
-    row = {"model": name, "seed": seed, "epochs": args.epochs, "train": len(x), "test": len(xt),
+    row = {"model": name, "dataset": model.dataset, "seed": seed, "epochs": args.epochs, "train": len(x), "test": len(xt),
            "accuracy": accuracy, "ir_luts": optimized.num_luts, "popcount_bits": final[-1],
            "estimate": cost["total"], "encoder_bits_read": encoder["bits_read"],
            "pixels_read": encoder["features_read"], "ir_equal": bool(np.array_equal(ir_scores, scores.numpy())),
@@ -94,9 +94,9 @@ def run(name: str, seed: int, args) -> dict:
     return row
 
 
-def result_entry(row: dict, dataset: str) -> dict:
+def result_entry(row: dict) -> dict:
     """One run in the ``difflut-pareto-results`` format (plot_pareto.py)."""
-    return {"model": row["model"], "dataset": dataset, "seed": row["seed"], "test_accuracy": row["accuracy"],
+    return {"model": row["model"], "dataset": row["dataset"], "seed": row["seed"], "test_accuracy": row["accuracy"],
             "test_images": row["test"], "luts": row["luts"], "recipe": row["recipe"], "train_images": row["train"],
             "epochs": row["epochs"], "ir_equal": row["ir_equal"], "train_s": round(row["train_s"], 1)}
 
@@ -128,7 +128,7 @@ def main() -> None:
                   f"| {r['popcount_bits']} | {r['estimate']} | {r['encoder_bits_read']} | {r['pixels_read']} "
                   f"| {r['ir_equal']} | {r['train_s']:.0f} |" + (f" synth {r['synth_luts']}" if "synth_luts" in r else ""),
                   flush=True)
-            runs.append(result_entry(r, get_model(name).dataset))
+            runs.append(result_entry(r))
     if args.json:
         doc = {"format": FORMAT, "version": VERSION, "machine": machine, "torch": torch.__version__,
                "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv), "runs": runs}

@@ -228,8 +228,11 @@ def cmd_compact(args) -> int:
 
     from .checkpoint import load, save_checkpoint
 
+    if args.pretrained and (not args.recipe or (args.synth_report is None) == (not args.estimate)):
+        raise UsageError("--pretrained needs --recipe and one of --synth-report / --estimate")
     _import_models(args)
     check_checkpoint_out(args.out)
+    size_in = os.path.getsize(args.checkpoint) if os.path.isfile(args.checkpoint) else 0
     model = load(args.checkpoint)
     metadata = dict(model.checkpoint_metadata)
     if args.pretrained:
@@ -237,8 +240,6 @@ def cmd_compact(args) -> int:
 
         from .models import pretrained as shipped
 
-        if not args.recipe or (args.synth_report is None) == (not args.estimate):
-            raise UsageError("--pretrained needs --recipe and one of --synth-report / --estimate")
         if args.synth_report:
             with open(args.synth_report, encoding="utf-8") as f:
                 luts = shipped.luts_from_synth(json.load(f))
@@ -258,7 +259,7 @@ def cmd_compact(args) -> int:
     else:
         save_checkpoint(model, args.out, metadata, compact=True)
     print(f"compact checkpoint {args.out}: {os.path.getsize(args.out):,} bytes "
-          f"(from {os.path.getsize(args.checkpoint):,}); eval, IR and exports as the full one")
+          f"(from {size_in:,}); eval, IR and exports as the full one")
     return 0
 
 

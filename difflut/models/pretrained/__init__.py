@@ -108,7 +108,10 @@ def luts_from_synth(report: dict) -> dict[str, Any]:
         raise ValueError("not a difflut synth report.json (no format='difflut-synth-report')")
     if report.get("target") != "xilinx":
         raise ValueError(f"the LUT figures come from --target xilinx, this report is for {report.get('target')!r}")
-    roles = report["roles"]
+    roles = report.get("roles")
+    if not isinstance(roles, dict) or not all(isinstance(r, dict) and type(r.get("luts")) is int
+                                              for r in roles.values()):
+        raise ValueError("the synth report has no 'roles' with integer 'luts' per part")
     parts = {k: int(roles.get(k, {}).get("luts", 0)) for k in ("layers", "popcount", "argmax")}
     encoder = roles.get("encoder", {}).get("luts")
     return dict(parts, encoder=None if encoder is None else int(encoder), total=sum(parts.values()),
