@@ -40,7 +40,11 @@ def check_shipped(name: str) -> None:
         f"{name}: shipped accuracy {info['test_accuracy']}% is not reproduced")
 
 
-@pytest.mark.parametrize("name", shipped.pretrained_names())
+NO_SHIPPED = pytest.param(None, marks=pytest.mark.skip(
+    reason=f"no pretrained model ships yet: {shipped.FOLDER} has no .pt file"), id="none-shipped")
+
+
+@pytest.mark.parametrize("name", shipped.pretrained_names() or [NO_SHIPPED])
 def test_shipped_model_reproduces_its_accuracy(name):
     check_shipped(name)
 
