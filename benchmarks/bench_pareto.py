@@ -7,15 +7,25 @@ model's lr, cosine, last epoch kept) on ``--train`` training images, then report
 LUTs read, and the check ``evaluate_ir == model.class_scores``. ``--synth DIR`` also exports each model
 to Verilog and runs ``difflut synth --target xilinx`` (slow on a loaded machine).
 
+``--json FILE`` records the runs in the result format ``benchmarks/plot_pareto.py`` draws
+(``difflut-pareto-results``, see there): LUTs by part from the synthesis report with ``--synth``, else
+the IR estimate (``luts.source`` says which). ``--pretrained DIR`` also writes each run as a compact
+checkpoint with the metadata a shipped model carries (``DIR/<model>-s<seed>.pt``, accuracy on the whole
+test split; copy the chosen one to ``difflut/models/pretrained/<model>.pt``).
+
     PYTHONPATH=$PWD python benchmarks/bench_pareto.py --epochs 1 --train 20000
-    PYTHONPATH=$PWD python benchmarks/bench_pareto.py --models mnist_lut_small --epochs 30 --train 60000 --seeds 0 1 2
+    PYTHONPATH=$PWD python benchmarks/bench_pareto.py --models mnist_lut_small --epochs 30 --train 60000 --seeds 0 1 2 \
+        --synth rtl --json benchmarks/results/pareto_mnist.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,9 +35,14 @@ from difflut.data import DATASETS
 from difflut.hw.evaluate import evaluate_ir
 from difflut.hw.lower import lower
 from difflut.hw.passes import optimize
-from difflut.models.budget import lut_cost
+from difflut.files import write_atomic
+from difflut.models import pretrained as shipped
+from difflut.models.budget import lut_cost, luts_estimate
 from difflut.models.pruning import prune_report
 from difflut.training import train
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from plot_pareto import FORMAT, VERSION, check_results  # noqa: E402  (the result format lives there)
 
 MODELS = ("mnist_lut_tiny", "mnist_lut_small", "mnist_lut_large", "fashion_lut_small")
 
@@ -51,7 +66,7 @@ def run(name: str, seed: int, args) -> dict:
     final = model.config["reduction_widths"] or model.config["layer_widths"]
     cost = lut_cost(tuple(model.config["layer_widths"]) + tuple(model.config["reduction_widths"]))
     encoder = prune_report(model)[-1]
-    row = {"model": name, "seed": seed, "epochs": args.epochs, "train": len(x), "test": len(xt),
+    row = {"model": name, "dataset": model.dataset, "seed": seed, "epochs": args.epochs, "train": len(x), "test": len(xt),
            "accuracy": accuracy, "ir_luts": optimized.num_luts, "popcount_bits": final[-1],
            "estimate": cost["total"], "encoder_bits_read": encoder["bits_read"],
            "pixels_read": encoder["features_read"], "ir_equal": bool(np.array_equal(ir_scores, scores.numpy())),
@@ -64,7 +79,26 @@ def run(name: str, seed: int, args) -> dict:
         export(model, "verilog", folder)
         report = synthesize(folder, target="xilinx", jobs=2)
         row["synth_luts"] = {role: v["luts"] for role, v in report["roles"].items()}
+        row["luts"] = shipped.luts_from_synth(report)
+    else:
+        row["luts"] = luts_estimate(model)
+    row["recipe"] = (f"bench_pareto.py: {args.epochs} epochs on the first {len(x)} training images, batch 128, "
+                     f"Adam lr {model.default_lr}, cosine, last epoch, seed {seed}")
+    if args.pretrained:
+        images, labels = DATASETS[model.dataset]("test")
+        metadata = shipped.pretrained_metadata(model, images, labels, dataset=model.dataset, luts=row["luts"],
+                                               recipe=row["recipe"], extra={"epochs": args.epochs})
+        Path(args.pretrained).mkdir(parents=True, exist_ok=True)
+        row["pretrained_bytes"] = shipped.save_pretrained(model, Path(args.pretrained) / f"{name}-s{seed}.pt",
+                                                          metadata)
     return row
+
+
+def result_entry(row: dict) -> dict:
+    """One run in the ``difflut-pareto-results`` format (plot_pareto.py)."""
+    return {"model": row["model"], "dataset": row["dataset"], "seed": row["seed"], "test_accuracy": row["accuracy"],
+            "test_images": row["test"], "luts": row["luts"], "recipe": row["recipe"], "train_images": row["train"],
+            "epochs": row["epochs"], "ir_equal": row["ir_equal"], "train_s": round(row["train_s"], 1)}
 
 
 def main() -> None:
@@ -75,13 +109,18 @@ def main() -> None:
     p.add_argument("--train", type=int, default=60000, help="training images (first N)")
     p.add_argument("--test", type=int, default=10000, help="test images (first N)")
     p.add_argument("--synth", metavar="DIR", help="also export to DIR/<model> and synthesise (xilinx)")
+    p.add_argument("--json", metavar="FILE", help="write the runs as difflut-pareto-results (plot_pareto.py)")
+    p.add_argument("--pretrained", metavar="DIR", help="also write each run as a shippable compact checkpoint")
     args = p.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{time.strftime('%Y-%m-%d')}")
+    machine = platform.processor() or platform.machine()
+    if torch.cuda.is_available():
+        machine = torch.cuda.get_device_name()
+    print(f"# {machine}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}")
     print("| model | seed | epochs | train imgs | test acc % | IR LUTs | popcount bits | estimate (layers+popcount+argmax) "
           "| encoder bits read | pixels read | IR == PyTorch | train s |")
     print("| --- " * 12 + "|")
+    runs = []
     for name in args.models:
         for seed in args.seeds:
             r = run(name, seed, args)
@@ -89,6 +128,13 @@ def main() -> None:
                   f"| {r['popcount_bits']} | {r['estimate']} | {r['encoder_bits_read']} | {r['pixels_read']} "
                   f"| {r['ir_equal']} | {r['train_s']:.0f} |" + (f" synth {r['synth_luts']}" if "synth_luts" in r else ""),
                   flush=True)
+            runs.append(result_entry(r))
+    if args.json:
+        doc = {"format": FORMAT, "version": VERSION, "machine": machine, "torch": torch.__version__,
+               "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv), "runs": runs}
+        check_results(doc, args.json)
+        write_atomic(args.json, (json.dumps(doc, indent=1) + "\n").encode())
+        print(f"results: {args.json}")
 
 
 if __name__ == "__main__":

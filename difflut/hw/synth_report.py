@@ -41,6 +41,10 @@ def report_markdown(report: dict) -> str:
         "",
         "## Total (flattened top)",
         "",
+        ("The modules' mapped netlists stitched and flattened; cells nothing reads removed."
+         if report.get("flatten", "stitch") == "stitch" else
+         "The flattened top synthesised again from the Verilog (optimised across module boundaries)."),
+        "",
         "| LUTs | FFs | carry cells | muxes | LUT levels | cells on longest path | LUTs by input count |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         f"| {t['luts']:,} | {t['ffs']:,} | {t['carry']:,} | {t['muxes']:,} | {t['levels']} | {t['path_cells']} | "

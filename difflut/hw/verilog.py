@@ -74,6 +74,20 @@ def _plain_module_names(text: str) -> str:
                   text)
 
 
+def _wrap_long_lines(text: str, limit: int = 16384, per_line: int = 64) -> str:
+    """Lines longer than ``limit`` characters (yosys writes a wide concatenation on one line; Verilator
+    refuses lines of more than 40,000 tokens) broken after every ``per_line``-th ``", "``: a space
+    becomes a newline, which Verilog reads the same outside strings and ``//`` comments (lines with
+    either are left as they are)."""
+    def wrap(line: str) -> str:
+        if len(line) <= limit or '"' in line or "//" in line:
+            return line
+        items = line.split(", ")
+        return ",\n    ".join(", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line))
+
+    return "\n".join(wrap(line) for line in text.split("\n"))
+
+
 def generate(ir: NetlistIR, *, pipeline="none", lut_style: str = "behavioral", name: str = "difflut") -> VerilogDesign:
     """Build the design of ``ir`` and convert it to Verilog (top module ``name``)."""
     from amaranth.back import verilog as amaranth_verilog
@@ -93,7 +107,7 @@ def generate(ir: NetlistIR, *, pipeline="none", lut_style: str = "behavioral", n
     ports = [{"name": pname, "direction": "in" if member.flow == In else "out", "width": len(getattr(top, pname))}
              for pname, member in top.signature.members.items()]
     text = amaranth_verilog.convert(top, name=name, emit_src=False)
-    text = _plain_module_names(text)
+    text = _wrap_long_lines(_plain_module_names(text))
     if core.latency:
         ports = [{"name": "clk", "direction": "in", "width": 1},
                  {"name": "rst", "direction": "in", "width": 1}] + ports

@@ -26,6 +26,7 @@ from .mnist import (
     MNISTLinearSmall,
     MNISTResidualInit,
 )
+from .pretrained import pretrained_info, pretrained_names
 from .zoo import ALIASES, get_model, list_models, model_info
 
 __all__ = [
@@ -55,5 +56,7 @@ __all__ = [
     "list_models",
     "load",
     "model_info",
+    "pretrained_info",
+    "pretrained_names",
     "register_model",
 ]

@@ -349,11 +349,11 @@ class BaseModel(nn.Module, ABC):
         return (math.prod(self.input_shape) * n,)
 
     # -- checkpoints ----------------------------------------------------------------------------
-    def save_checkpoint(self, path, metadata: dict | None = None) -> None:
-        """Save a self-contained checkpoint atomically (see :mod:`difflut.checkpoint`)."""
+    def save_checkpoint(self, path, metadata: dict | None = None, compact: bool = False) -> None:
+        """Save a self-contained checkpoint atomically (``compact``: eval/export form; see :mod:`difflut.checkpoint`)."""
         from ..checkpoint import save_checkpoint
 
-        save_checkpoint(self, path, metadata)
+        save_checkpoint(self, path, metadata, compact=compact)
 
     def load_checkpoint(self, path, strict_config: bool = True) -> "BaseModel":
         """Load weights and encoder state saved from the same model name and configuration; returns self."""

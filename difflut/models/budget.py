@@ -54,3 +54,16 @@ def propose_widths(budget: int, shape: Sequence[float], num_classes: int = 10) -
         lo, hi = (mid, hi) if lut_cost(widths(mid), num_classes)["total"] <= budget else (lo, mid)
     best = widths(lo)
     return {"widths": best, "cost": lut_cost(best, num_classes)}
+
+
+def luts_estimate(model) -> dict:
+    """A model's LUT parts, estimated: layers = its optimised IR's LUTs, popcount and argmax from :func:`lut_cost`
+    on the popcounts' input bits; encoder None (not estimated). The ``luts`` of a shipped model's metadata
+    (:mod:`difflut.models.pretrained`), ``source`` ``"IR estimate"``."""
+    from ..hw.lower import lower
+    from ..hw.passes import optimize
+
+    ir, _ = optimize(lower(model))
+    cost = lut_cost((ir.class_wires.size,), ir.num_classes)  # the popcounts read class_wires (C, G)
+    return {"layers": ir.num_luts, "popcount": cost["popcount"], "argmax": cost["argmax"], "encoder": None,
+            "total": ir.num_luts + cost["popcount"] + cost["argmax"], "source": "IR estimate"}

@@ -21,7 +21,7 @@ def resolve_name(name: str) -> str:
     return ALIASES.get(name, name)
 
 
-def get_model(name: str, seed: int = 0, **overrides) -> BaseModel:
+def get_model(name: str, seed: int = 0, *, pretrained: bool = False, **overrides) -> BaseModel:
     """Build the zoo model ``name`` (see :func:`list_models`) with its hard-coded parameters.
 
     ``name`` may be an alias (:data:`ALIASES`, e.g. ``mnist_bitflip_0`` for ``mnist_bitflip_none``).
@@ -30,10 +30,22 @@ def get_model(name: str, seed: int = 0, **overrides) -> BaseModel:
     ``hidden_size``, ``layer_widths``, ``use_cuda``, ...). An unknown name or override, or an
     out-of-range value, raises ``KeyError`` / ``ValueError`` listing the valid choices.
     The encoder is not fitted: call ``model.fit_encoder(train_images)`` or load a checkpoint.
+
+    ``pretrained=True``: the model trained and shipped in ``difflut/models/pretrained/`` (seed and
+    settings come from that file, so none may be given), in eval mode; KeyError listing the models
+    that have one if ``name`` has none. Its metadata: :func:`difflut.models.pretrained_info`.
     """
     if not isinstance(name, str):
         raise TypeError(f"model name must be a str, got {type(name).__name__}")
-    return MODELS.get(resolve_name(name))(seed=seed, **overrides)
+    cls = MODELS.get(resolve_name(name))
+    if pretrained:
+        from .pretrained import load_pretrained
+
+        if overrides or seed != 0:
+            raise ValueError(f"get_model({name!r}, pretrained=True) takes no seed or overrides (the shipped "
+                             f"checkpoint fixes them), got seed={seed!r}, {sorted(overrides)}")
+        return load_pretrained(resolve_name(name))
+    return cls(seed=seed, **overrides)
 
 
 def list_models() -> list[str]:
@@ -42,8 +54,15 @@ def list_models() -> list[str]:
 
 
 def model_info(name: str, **overrides) -> dict[str, Any]:
-    """Name, task, dataset, node count and LUT-layer count of a zoo model (builds it once)."""
+    """Name, task, dataset, node count, LUT-layer count of a zoo model (builds it once), and ``pretrained``:
+    the shipped checkpoint's accuracy, dataset and LUTs, or None."""
+    from .pretrained import pretrained_info, pretrained_names
+
     model = get_model(name, **overrides)
+    shipped = None
+    if model.model_name in pretrained_names():
+        info = pretrained_info(model.model_name)
+        shipped = {k: info[k] for k in ("dataset", "test_accuracy", "luts")}
     return {
         "name": model.model_name,
         "task": model.task,
@@ -52,6 +71,7 @@ def model_info(name: str, **overrides) -> dict[str, Any]:
         "layers": len(model.lut_layers()),
         "node_type": model.config["node_type"],
         "k": model.config["node_input_dim"],
+        "pretrained": shipped,
     }
 
 

@@ -1,11 +1,18 @@
 """The plan of a popcount compressor tree: carry-chain counters over a bit heap, then one adder.
 
 A bit heap holds, per column c, bits of weight ``2**c``. One *counter* at base column j adds
-``Y + X + cin`` on a 3-position carry chain (Xilinx CARRY4 / any FPGA carry chain): ``X`` is the count of
-up to 5 column-j bits, written as plain logic so that each of its bits merges with the chain's XOR into
-one 6-input LUT; ``Y`` has one bit in each of columns j, j+1, j+2 (the chain's DI inputs, no LUT);
-``cin`` is one more column-j bit. So 3 LUTs take up to 9 bits (7 of column j) and give at most 4
-(a 7-bit counter gives 3): about 1.7 bits removed per LUT where a 6:3 counter of LUTs removes 1.
+``Y + X + cin`` on a carry chain (Xilinx CARRY4 / any FPGA carry chain): ``X`` is the count of up to 5
+column-j bits, written as plain logic so that each of its bits merges with the chain's XOR into one
+6-input LUT; ``Y`` has one bit in column j and, beside an ``X`` of 3 bits (4 or 5 counted bits), one in
+column j+1 (the chain's DI inputs, no LUT); ``cin`` is one more column-j bit. So 3 LUTs take up to 8
+bits (7 of column j) and give at most 4 (a 7-bit counter gives 3): 4 bits removed per 3 LUTs, where a
+6:3 counter of LUTs removes 3.
+
+``Y`` is kept narrower than ``X`` on purpose: yosys' ``alumacc`` puts the narrower operand of an
+addition on the chain's DI inputs (a 1-bit ``Y`` goes there too); at equal widths its choice follows
+the order of the wires, and with ``X`` there its bits exist twice (alone for DI and XORed with ``Y``):
+about one LUT more per counter (measured: a 3-bit ``Y`` from columns j..j+2, 9 bits in, cost 517 LUTs
+for 600 bits instead of 462; docs/hardware.md).
 
 Each *level* places counters greedily from the lowest column up, on every column with at least 4 bits
 (3 once no column is taller than 3), until the heap has at most 2 bits per column (3 in its lowest
@@ -25,19 +32,19 @@ COUNTER_X = 5  # LUT inputs left for X beside the chain's DI bit
 @dataclass(frozen=True)
 class Counter:
     """One carry-chain counter at base column ``column``: ``x`` bits counted by logic, ``di`` (0/1) and
-    ``cin`` (0/1) more bits of the column, ``up1`` / ``up2`` (0/1) bits of the two columns above."""
+    ``cin`` (0/1) more bits of the column, ``up1`` (0/1) a bit of the column above (only when ``x`` >= 4,
+    so that ``Y = (di, up1)`` stays narrower than ``X``)."""
 
     column: int
     x: int
     di: int
     cin: int
     up1: int
-    up2: int
 
     @property
     def top(self) -> int:
         """The largest sum."""
-        return self.x + self.di + self.cin + 2 * self.up1 + 4 * self.up2
+        return self.x + self.di + self.cin + 2 * self.up1
 
 
 def _done(heights: list[int]) -> bool:
@@ -56,10 +63,9 @@ def _level(heights: list[int]) -> tuple[list[int], tuple[Counter, ...]]:
             di = int(rest[j] > x)
             cin = int(rest[j] > x + di)
             rest[j] -= x + di + cin
-            up1, up2 = int(rest[j + 1] > 0), int(rest[j + 2] > 0)
+            up1 = int(rest[j + 1] > 0 and x >= 4)
             rest[j + 1] -= up1
-            rest[j + 2] -= up2
-            counter = Counter(j, x, di, cin, up1, up2)
+            counter = Counter(j, x, di, cin, up1)
             for i in range(counter.top.bit_length()):
                 new[j + i] += 1
             counters.append(counter)

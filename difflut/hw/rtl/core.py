@@ -14,6 +14,21 @@ from .lut_layer import LUTLayer
 from .pipeline import PipelinePlan, popcount_depth
 from .popcount import Popcount
 
+MAX_SIGNAL_WIDTH = 1 << 16  # Amaranth's RTLIL backend refuses wider signals (and module ports)
+
+
+def layer_parts(inputs: np.ndarray) -> list[slice]:
+    """Contiguous node ranges of one IR layer (``inputs`` (N, k)) whose LUT units each have at most
+    ``MAX_SIGNAL_WIDTH`` nodes and distinct input wires: one range for every layer that fits."""
+    n = inputs.shape[0]
+    parts = -(-n // MAX_SIGNAL_WIDTH)
+    while True:
+        bounds = np.linspace(0, n, parts + 1).round().astype(np.int64)
+        ranges = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        if all(np.unique(inputs[r][inputs[r] >= 0]).size <= MAX_SIGNAL_WIDTH for r in ranges):
+            return ranges
+        parts += 1
+
 
 def last_use(ir: NetlistIR) -> np.ndarray:
     """int64 (num_wires,): the last stage reading each wire (layer i is stage i + 1, the popcounts
@@ -53,13 +68,13 @@ class Core(wiring.Component):
 
     def _cut(self, m: Module, values: list, live: np.ndarray, name: str) -> None:
         """Register the wires ``live`` (in place in ``values``)."""
-        if live.size == 0:
-            return
-        reg = Signal(int(live.size), name=name, reset_less=True)
-        with m.If(self.ce):
-            m.d.sync += reg.eq(Cat(*[values[w] for w in live.tolist()]))
-        for j, w in enumerate(live.tolist()):
-            values[w] = reg[j]
+        chunks = [live[a:a + MAX_SIGNAL_WIDTH] for a in range(0, live.size, MAX_SIGNAL_WIDTH)]
+        for j, chunk in enumerate(chunks):
+            reg = Signal(int(chunk.size), name=name if len(chunks) == 1 else f"{name}_part{j}", reset_less=True)
+            with m.If(self.ce):
+                m.d.sync += reg.eq(Cat(*[values[w] for w in chunk.tolist()]))
+            for b, w in enumerate(chunk.tolist()):
+                values[w] = reg[b]
 
     def elaborate(self, platform):
         m = Module()
@@ -75,14 +90,17 @@ class Core(wiring.Component):
             self._cut(m, values, np.nonzero(last[:end] > 0)[0], "cut_encoder")
 
         for i, (layer, base) in enumerate(zip(ir.layers, ir.layer_bases)):
-            reads = np.unique(layer.inputs[layer.inputs >= 0])
-            local = np.where(layer.inputs >= 0, np.searchsorted(reads, layer.inputs), layer.inputs)
-            unit = LUTLayer(int(reads.size), local, layer.tables, lut_style=self.lut_style)
-            m.submodules[f"layer{i}"] = unit
-            if reads.size:
-                m.d.comb += unit.x.eq(Cat(*[values[w] for w in reads.tolist()]))
+            parts = layer_parts(layer.inputs)
+            for j, part in enumerate(parts):  # a layer too wide for one Amaranth signal: several units
+                inputs = layer.inputs[part]
+                reads = np.unique(inputs[inputs >= 0])
+                local = np.where(inputs >= 0, np.searchsorted(reads, inputs), inputs)
+                unit = LUTLayer(int(reads.size), local, layer.tables[part], lut_style=self.lut_style)
+                m.submodules[f"layer{i}" if len(parts) == 1 else f"layer{i}_part{j}"] = unit
+                if reads.size:
+                    m.d.comb += unit.x.eq(Cat(*[values[w] for w in reads.tolist()]))
+                values[base + part.start:base + part.stop] = [unit.y[b] for b in range(part.stop - part.start)]
             end = base + layer.num_nodes
-            values[base:end] = [unit.y[j] for j in range(layer.num_nodes)]
             if plan.register_stages:
                 self._cut(m, values, np.nonzero(last[:end] > i + 1)[0], f"cut_layer{i}")
 

@@ -86,12 +86,11 @@ class Popcount(wiring.Component):
                 di = col.pop(0) if counter.di else C(0, 1)
                 cin = col.pop(0) if counter.cin else C(0, 1)
                 up1 = heap[j + 1].pop(0) if counter.up1 else C(0, 1)
-                up2 = heap[j + 2].pop(0) if counter.up2 else C(0, 1)
                 width = counter.top.bit_length()
                 # a named signal per counter keeps every expression one counter deep (reusing a
                 # counter's sum inside the next one's expression would nest the trees level by level)
                 total = Signal(width, name=f"l{level}_k{k}")
-                m.d.comb += total.eq(Cat(di, up1, up2) + Cat(*count_logic(x)) + cin)
+                m.d.comb += total.eq(Cat(di, up1) + Cat(*count_logic(x)) + cin)
                 for i in range(width):
                     new[j + i].append(total[i])
             for c in range(done, len(heap)):
