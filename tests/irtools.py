@@ -158,3 +158,15 @@ def vectors_of(ir: NetlistIR, n: int, seed: int = 0) -> dict:
     codes = random_codes(ir, n, seed)
     scores, classes = evaluate_ir(ir, codes)
     return {"codes": codes, "scores": scores, "classes": classes}
+
+
+def corrupted(data: bytes, how: str, where: float, byte: int, count: int) -> bytes:
+    """``data`` truncated at fraction ``where`` (``how="truncate"``), or with ``count`` bytes from there XORed
+    with ``byte`` (hypothesis corruptions of files read from untrusted places)."""
+    data = bytearray(data)
+    at = min(int(where * len(data)), len(data) - 1)
+    if how == "truncate":
+        return bytes(data[:at])
+    for i in range(at, min(at + count, len(data))):
+        data[i] ^= byte
+    return bytes(data)

@@ -17,6 +17,7 @@ from difflut.hw.lower import lower
 from difflut.models import get_model, list_models
 from difflut.models.pretrained import MAX_BYTES
 from difflut.training import train
+from irtools import corrupted
 
 #: mnist_lut_tiny shrunk: variance_thermometer + BitSelect, a learnable layer, a grouped reduction
 TINY = {"layer_widths": (60,), "reduction_widths": (20,), "encoder_budget": 300}
@@ -155,15 +156,8 @@ def test_malformed_compact_entries_are_checkpoint_errors(saved, tmp_path, change
        count=st.integers(1, 4))
 def test_corrupted_compact_files_are_refused_or_equal(saved, tmp_path, test_set, how, where, byte, count):
     full_path, compact_path = saved
-    data = bytearray(compact_path.read_bytes())
-    at = min(int(where * len(data)), len(data) - 1)
-    if how == "truncate":
-        data = data[:at]
-    else:
-        for i in range(at, min(at + count, len(data))):
-            data[i] ^= byte
     bad = tmp_path / "bad.pt"
-    bad.write_bytes(bytes(data))
+    bad.write_bytes(corrupted(compact_path.read_bytes(), how, where, byte, count))
     try:
         loaded = load(bad)
     except CheckpointError as e:

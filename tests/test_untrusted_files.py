@@ -26,6 +26,7 @@ from difflut.hw.encoder_form import ENCODER_SCHEMA, EncoderHardwareForm
 from difflut.hw.ir import IR_SCHEMA
 from difflut.hw.schema import simple_predicate
 from difflut.models import get_model, load
+from irtools import corrupted
 
 FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -396,15 +397,8 @@ def test_mutated_checkpoint_dicts_are_refused_or_equal(saved, tmp_path, change):
        count=st.integers(1, 4))
 def test_corrupted_checkpoint_files_are_refused_or_equal(saved, tmp_path, how, where, byte, count):
     path, data, model, images = saved
-    data = bytearray(data)
-    at = min(int(where * len(data)), len(data) - 1)
-    if how == "truncate":
-        data = data[:at]
-    else:
-        for i in range(at, min(at + count, len(data))):
-            data[i] ^= byte
     bad = tmp_path / "bad.pt"
-    bad.write_bytes(bytes(data))
+    bad.write_bytes(corrupted(data, how, where, byte, count))
     try:
         loaded = load(bad)
     except CheckpointError as e:
