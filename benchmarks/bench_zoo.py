@@ -83,43 +83,20 @@ def run_one(name: str, dataset: str, epochs: int, seed: int, args, device) -> di
         "keep": args.keep, "best_epoch": kept_record(history, "best")["epoch"],
         "test_accuracy": evaluate(model, test_x, test_y), "history": history, "cuda_graph": args.cuda_graph,
     }
-    if args.save_eval_state:
-        path = os.path.join(args.save_eval_state, f"{name}-{dataset}-s{seed}.pt")
-        os.makedirs(args.save_eval_state, exist_ok=True)
-        torch.save(eval_state(model), path)
-        result["eval_state"] = os.path.basename(path)
+    if args.save_checkpoints:  # compact: the eval function, for export, synthesis and `difflut compact --pretrained`
+        path = os.path.join(args.save_checkpoints, f"{name}-{dataset}-s{seed}.pt")
+        os.makedirs(args.save_checkpoints, exist_ok=True)
+        recipe = (f"bench_zoo.py {name} seed {seed}: {epochs} epochs on {len(fit_x)} {dataset} training images, "
+                  f"batch {args.batch_size}, shift {args.augment_shift}, Adam lr {result['lr']}, cosine, "
+                  f"keep {args.keep}" + (", graphed step" if args.cuda_graph else "")
+                  + "".join(f", {k}={v}" for k, v in model.overrides.items()))
+        model.save_checkpoint(path, metadata={"dataset": dataset, "recipe": recipe,
+                                              "test_accuracy_percent": round(100 * result["test_accuracy"], 4)},
+                              compact=True)
+        result["checkpoint"] = os.path.basename(path)
     if name.startswith("mnist_bitflip"):
         result["flip_curve"] = {str(q): evaluate(model, test_x, test_y, flip_rate=q, seed=0) for q in FLIP_RATES}
     return result
-
-
-def eval_state(model) -> dict:
-    """What the eval function needs, small: the state dict with each learnable mapping's logits replaced by
-    their argmax (``NAME.argmax``, int16), plus the model's name, seed and overrides."""
-    state = {}
-    for key, value in model.state_dict().items():
-        if key.endswith(".logits") and value.dim() == 3:  # a LearnableLayer's (nodes, k, inputs) mapping
-            state[key[: -len(".logits")] + ".argmax"] = value.argmax(-1).to(torch.int16).cpu()
-        else:
-            state[key] = value.cpu()
-    return {"model": model.model_name, "seed": model.seed, "overrides": model.overrides, "state": state}
-
-
-def model_from_eval_state(path: str):
-    """The eval-mode model of an :func:`eval_state` file: each learnable mapping's logits one-hot at the
-    saved argmax (the same connections, so the same eval function, IR and exports as the trained model)."""
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    model = get_model(saved["model"], seed=saved["seed"], **saved["overrides"])
-    state = {}
-    for key, value in saved["state"].items():
-        if key.endswith(".argmax"):
-            name = key[: -len(".argmax")] + ".logits"
-            shape = model.state_dict()[name].shape
-            state[name] = torch.nn.functional.one_hot(value.long(), shape[-1]).float()
-        else:
-            state[key] = value
-    model.load_state_dict(state)
-    return model.eval()
 
 
 def _test_at(run: dict, which: str):
@@ -203,8 +180,8 @@ def main(argv=None) -> int:
     p.add_argument("--train-limit", type=int, default=None, help="first N training images (smoke runs)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--cuda-graph", action="store_true", help="train through the CUDA-graphed step")
-    p.add_argument("--save-eval-state", metavar="DIR", default=None,
-                   help="save each run's eval state (learnable mappings as argmax indices) to DIR")
+    p.add_argument("--save-checkpoints", metavar="DIR", default=None,
+                   help="save each run's model as a compact checkpoint DIR/MODEL-DATASET-sSEED.pt")
     p.add_argument("--dataset", default=None, help="train every model on this dataset (default: each model's own)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed (model and batch order)")
     p.add_argument("--deadline", type=float, default=None, help="skip runs that would start after this many s")

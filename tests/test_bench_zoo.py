@@ -58,3 +58,20 @@ def test_table_refuses_other_machines_and_foreign_files(bench, tmp_path):
     broken.write_text('{"machine": ')
     with pytest.raises(SystemExit, match="broken.json: cannot read a bench_zoo result file"):
         bench.main(["--table", str(broken)])
+
+
+def test_a_run_saves_a_compact_checkpoint_with_the_runs_accuracy(bench, tmp_path):
+    """--save-checkpoints: the trained model as a compact checkpoint whose eval accuracy is the run's."""
+    from difflut import evaluate, load
+    from difflut.data import load_mnist
+
+    out, folder = tmp_path / "r.json", tmp_path / "ckpts"
+    assert bench.main(["--models", "mnist_lut_tiny", "--epochs", "1", "--train-limit", "600", "--val-images", "0",
+                       "--keep", "last", "--device", "cpu", "--save-checkpoints", str(folder),
+                       "--out", str(out)]) == 0
+    run = json.loads(out.read_text())["runs"][0]
+    model = load(folder / run["checkpoint"])
+    assert run["checkpoint"] == "mnist_lut_tiny-mnist-s0.pt" and model.checkpoint_metadata["dataset"] == "mnist"
+    assert "1 epochs on 600 mnist training images" in model.checkpoint_metadata["recipe"]
+    test_x, test_y = load_mnist("test")
+    assert evaluate(model, test_x, test_y) == run["test_accuracy"]
