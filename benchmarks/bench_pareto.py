@@ -16,6 +16,11 @@ test split; copy the chosen one to ``difflut/models/pretrained/<model>.pt``).
     PYTHONPATH=$PWD python benchmarks/bench_pareto.py --epochs 1 --train 20000
     PYTHONPATH=$PWD python benchmarks/bench_pareto.py --models mnist_lut_small --epochs 30 --train 60000 --seeds 0 1 2 \
         --synth rtl --json benchmarks/results/pareto_mnist.json
+
+``--record CKPT REPORT [CKPT REPORT ...] --json FILE`` trains nothing: it records models trained elsewhere (e.g.
+``bench_zoo.py --save-checkpoints`` on a GPU), each checkpoint with the ``report.json`` of ``difflut synth
+--target xilinx`` on its Verilog export: accuracy of the eval function on the whole test split of the
+checkpoint's dataset, LUTs from the report, the recipe from the checkpoint's metadata.
 """
 
 from __future__ import annotations
@@ -101,6 +106,24 @@ def result_entry(row: dict) -> dict:
             "epochs": row["epochs"], "ir_equal": row["ir_equal"], "train_s": round(row["train_s"], 1)}
 
 
+def record(ckpt: str, report_path: str) -> dict:
+    """A ``difflut-pareto-results`` run of a trained checkpoint and its synthesis report."""
+    from difflut.checkpoint import load
+
+    model = load(ckpt)
+    meta = model.checkpoint_metadata
+    dataset = meta.get("dataset") or model.dataset
+    images, labels = DATASETS[dataset]("test")
+    correct = shipped.count_correct(model, images, labels)
+    report = json.loads(Path(report_path).read_text(encoding="utf-8"))
+    if report.get("design", {}).get("top") not in (model.model_name, None):
+        raise SystemExit(f"{report_path}: synthesis of {report['design']['top']!r}, not of {model.model_name!r}")
+    return {"model": model.model_name, "dataset": dataset, "seed": model.seed,
+            "test_accuracy": round(100 * correct / len(labels), 4), "test_images": len(labels),
+            "luts": shipped.luts_from_synth(report), "recipe": meta.get("recipe", "not recorded"),
+            "overrides": model.overrides, "checkpoint": Path(ckpt).name}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
@@ -111,17 +134,32 @@ def main() -> None:
     p.add_argument("--synth", metavar="DIR", help="also export to DIR/<model> and synthesise (xilinx)")
     p.add_argument("--json", metavar="FILE", help="write the runs as difflut-pareto-results (plot_pareto.py)")
     p.add_argument("--pretrained", metavar="DIR", help="also write each run as a shippable compact checkpoint")
+    p.add_argument("--record", nargs="+", metavar="CKPT REPORT", default=None,
+                   help="train nothing: record trained checkpoints, each followed by its synth report.json")
     args = p.parse_args()
+    if args.record is not None and (len(args.record) % 2 or not args.json):
+        p.error("--record takes pairs CKPT REPORT and needs --json")
     torch.set_num_threads(max(1, torch.get_num_threads()))
     machine = platform.processor() or platform.machine()
     if torch.cuda.is_available():
         machine = torch.cuda.get_device_name()
+    if args.record:
+        machine = f"trained as each run's recipe says; evaluated and synthesised on {machine}"
     print(f"# {machine}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}")
-    print("| model | seed | epochs | train imgs | test acc % | IR LUTs | popcount bits | estimate (layers+popcount+argmax) "
-          "| encoder bits read | pixels read | IR == PyTorch | train s |")
-    print("| --- " * 12 + "|")
+    if args.record:
+        print("| model (dataset) | seed | test acc % | LUTs (xilinx) | checkpoint |\n| --- | --- | --- | --- | --- |")
+    else:
+        print("| model | seed | epochs | train imgs | test acc % | IR LUTs | popcount bits | estimate "
+              "(layers+popcount+argmax) | encoder bits read | pixels read | IR == PyTorch | train s |")
+        print("| --- " * 12 + "|")
     runs = []
-    for name in args.models:
+    for ckpt, report in zip(args.record[::2], args.record[1::2]) if args.record else ():
+        r = record(ckpt, report)
+        print(f"| {r['model']} ({r['dataset']}) | {r['seed']} | {r['test_accuracy']:.2f} | {r['luts']['total']:,} LUTs "
+              f"(layers {r['luts']['layers']:,}, popcount {r['luts']['popcount']:,}, argmax {r['luts']['argmax']:,}; "
+              f"encoder {r['luts']['encoder']:,}) | {r['checkpoint']} |", flush=True)
+        runs.append(r)
+    for name in args.models if args.record is None else ():
         for seed in args.seeds:
             r = run(name, seed, args)
             print(f"| {r['model']} | {r['seed']} | {r['epochs']} | {r['train']} | {r['accuracy']:.2f} | {r['ir_luts']} "

@@ -134,7 +134,7 @@ def test_lut_models_lower_bit_exactly(name, mnist):
     assert np.array_equal(scores, expected.numpy())
     assert np.array_equal(classes, expected.argmax(1).numpy())
     assert ir.num_luts == model.num_nodes
-    assert ir.class_wires.shape == (10, model.config["reduction_widths"][-1] // 10)
+    assert ir.class_wires.shape == (10, model.final_width(model.config) // 10)
 
 
 def test_lowering_catches_a_flipped_table_bit_and_a_moved_select(mnist):

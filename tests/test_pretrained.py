@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -20,11 +21,18 @@ TINY = {"layer_widths": (60,), "reduction_widths": (20,), "encoder_budget": 300}
 RECIPE = "tests/test_pretrained.py: 2 epochs on 3,000 training images, batch 128, seed 1"
 
 
+#: the datasets folder beside the project (CI has it; only MNIST is bundled with the package)
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
 def held_out_split(dataset: str):
-    """The whole test split of ``dataset``; skip if it is not here (only MNIST is bundled)."""
+    """The whole test split of ``dataset`` (as found by DIFFLUT_DATA, else from :data:`SHARED`); skip if it
+    is in neither place."""
     try:
         return load_dataset(dataset, "test")
     except FileNotFoundError as e:
+        if (SHARED / dataset.replace("_", "-")).is_dir():
+            return load_dataset(dataset, "test", data_dir=SHARED)
         pytest.skip(f"{dataset} test set not available (set DIFFLUT_DATA): {str(e).splitlines()[0]}")
 
 
@@ -189,6 +197,32 @@ def test_cli_compact_and_pretrained(trained, tmp_path):
 
 
 def test_a_dataset_that_is_not_here_skips_with_its_reason(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys.modules[__name__], "SHARED", tmp_path)
     monkeypatch.setenv("DIFFLUT_DATA", str(tmp_path))  # an empty folder: no Fashion-MNIST (not bundled)
     with pytest.raises(pytest.skip.Exception, match="fashion_mnist test set not available"):
         held_out_split("fashion_mnist")
+
+
+def test_bench_pareto_records_a_trained_checkpoint_with_its_synth_report(trained, tmp_path):
+    """benchmarks/bench_pareto.py --record: accuracy recomputed on the whole test split, LUTs from the report."""
+    import json
+
+    trained.save_checkpoint(tmp_path / "m.pt", metadata={"dataset": "mnist", "recipe": RECIPE}, compact=True)
+    report = {"format": "difflut-synth-report", "target": "xilinx", "design": {"top": "mnist_lut_tiny"},
+              "roles": {"encoder": {"luts": 300}, "layers": {"luts": 80}, "popcount": {"luts": 20},
+                        "argmax": {"luts": 30}}}
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_pareto.py"
+    run = lambda *a: subprocess.run([sys.executable, str(script), "--record", *a], capture_output=True, text=True,
+                                    timeout=300)
+    r = run(str(tmp_path / "m.pt"), str(tmp_path / "report.json"), "--json", str(tmp_path / "p.json"))
+    assert r.returncode == 0, r.stderr
+    (entry,) = json.loads((tmp_path / "p.json").read_text())["runs"]
+    images, labels = load_mnist("test")
+    assert entry["test_accuracy"] == round(100 * shipped.count_correct(trained, images, labels) / 10000, 4)
+    assert entry["luts"]["total"] == 130 and entry["luts"]["encoder"] == 300 and entry["recipe"] == RECIPE
+    report["design"]["top"] = "mnist_fc_8k_dwn"
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    r = run(str(tmp_path / "m.pt"), str(tmp_path / "report.json"), "--json", str(tmp_path / "q.json"))
+    assert r.returncode != 0 and "synthesis of 'mnist_fc_8k_dwn', not of 'mnist_lut_tiny'" in r.stderr
+    assert not (tmp_path / "q.json").exists()
