@@ -12,3 +12,18 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def trained_tiny_lut():
+    """A small ``mnist_lut_tiny`` (60 learnable nodes, reduction to 20, 300 encoder bits) trained 2 epochs on
+    3,000 MNIST images on the CPU (seed 1), in eval mode. Shared: tests only read it."""
+    from difflut.data import load_mnist
+    from difflut.models import get_model
+    from difflut.training import train
+
+    x, y = load_mnist("train")
+    model = get_model("mnist_lut_tiny", seed=1, layer_widths=(60,), reduction_widths=(20,),
+                      encoder_budget=300).fit_encoder(x[:3000])
+    train(model, x[:3000], y[:3000], epochs=2, batch_size=128, progress=False, seed=1)
+    return model.eval()

@@ -16,11 +16,9 @@ from difflut.data import load_mnist
 from difflut.hw.lower import lower
 from difflut.models import get_model, list_models
 from difflut.models.pretrained import MAX_BYTES
-from difflut.training import train
 from irtools import corrupted
 
 #: mnist_lut_tiny shrunk: variance_thermometer + BitSelect, a learnable layer, a grouped reduction
-TINY = {"layer_widths": (60,), "reduction_widths": (20,), "encoder_budget": 300}
 #: provenance in the IR metadata: names the file / state the IR came from, not the function
 PROVENANCE = ("checkpoint_sha256", "state_digest")
 
@@ -39,11 +37,8 @@ def test_set():
 
 
 @pytest.fixture(scope="module")
-def trained():
-    x, y = load_mnist("train")
-    model = get_model("mnist_lut_tiny", seed=1, **TINY).fit_encoder(x[:3000])
-    train(model, x[:3000], y[:3000], epochs=2, batch_size=128, progress=False, seed=1)
-    return model.eval()
+def trained(trained_tiny_lut):
+    return trained_tiny_lut
 
 
 @pytest.fixture(scope="module")

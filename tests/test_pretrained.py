@@ -15,9 +15,7 @@ from difflut.checkpoint import CheckpointError, read_checkpoint
 from difflut.data import load_dataset, load_mnist
 from difflut.models import get_model, model_info, pretrained as shipped
 from difflut.models.budget import luts_estimate
-from difflut.training import train
 
-TINY = {"layer_widths": (60,), "reduction_widths": (20,), "encoder_budget": 300}
 RECIPE = "tests/test_pretrained.py: 2 epochs on 3,000 training images, batch 128, seed 1"
 
 
@@ -66,11 +64,8 @@ def test_only_registered_models_are_shipped():
 
 
 @pytest.fixture(scope="module")
-def trained():
-    x, y = load_mnist("train")
-    model = get_model("mnist_lut_tiny", seed=1, **TINY).fit_encoder(x[:3000])
-    train(model, x[:3000], y[:3000], epochs=2, batch_size=128, progress=False, seed=1)
-    return model.eval()
+def trained(trained_tiny_lut):
+    return trained_tiny_lut
 
 
 @pytest.fixture
