@@ -70,12 +70,13 @@ def run_one(name: str, dataset: str, epochs: int, seed: int, args, device) -> di
     start = time.perf_counter()
     history = train(model, fit_x, fit_y, val_x, val_y, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
                     schedule="cosine", device=device, seed=seed, progress=args.verbose,
-                    augment_shift=args.augment_shift, cuda_graph=args.cuda_graph,
+                    augment_shift=args.augment_shift, augment_flip=args.augment_flip, cuda_graph=args.cuda_graph,
                     on_epoch=log_test if args.test_every_epoch else None, keep=args.keep)
     seconds = time.perf_counter() - start
     result = {
         "model": name, "dataset": dataset, "seed": seed, "overrides": model.overrides, "nodes": model.num_nodes,
         "epochs": epochs, "batch_size": args.batch_size, "augment_shift": args.augment_shift,
+        "augment_flip": args.augment_flip,
         "lr": args.lr or model.default_lr, "schedule": "cosine",
         "train_images": len(fit_x), "val_images": len(val_x), "val_held_out": bool(args.val_images),
         "test_images": len(test_x),
@@ -87,8 +88,8 @@ def run_one(name: str, dataset: str, epochs: int, seed: int, args, device) -> di
         path = os.path.join(args.save_checkpoints, f"{name}-{dataset}-s{seed}.pt")
         os.makedirs(args.save_checkpoints, exist_ok=True)
         recipe = (f"bench_zoo.py {name} seed {seed}: {epochs} epochs on {len(fit_x)} {dataset} training images, "
-                  f"batch {args.batch_size}, shift {args.augment_shift}, Adam lr {result['lr']}, cosine, "
-                  f"keep {args.keep}" + (", graphed step" if args.cuda_graph else "")
+                  f"batch {args.batch_size}, shift {args.augment_shift}" + (", flips" if args.augment_flip else "")
+                  + f", Adam lr {result['lr']}, cosine, keep {args.keep}" + (", graphed step" if args.cuda_graph else "")
                   + "".join(f", {k}={v}" for k, v in model.overrides.items()))
         model.save_checkpoint(path, metadata={"dataset": dataset, "recipe": recipe,
                                               "test_accuracy_percent": round(100 * result["test_accuracy"], 4)},
@@ -164,6 +165,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: each model's)")
     p.add_argument("--augment-shift", type=int, default=0, help="random image shifts of up to N pixels")
+    p.add_argument("--augment-flip", action="store_true", help="random left-right mirroring of training images")
     p.add_argument("--keep", default="best", choices=["best", "last"],
                    help="evaluate the best-validation epoch (default) or the last one")
     p.add_argument("--val-images", type=int, default=VAL_SIZE,

@@ -33,3 +33,16 @@ def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generato
     c = torch.arange(padded.shape[1], device=images.device).view(1, -1, 1, 1)
     out = padded[b, c, rows.view(batch, 1, height, 1), cols.view(batch, 1, 1, width)]
     return out.reshape(images.shape)
+
+
+def random_hflip(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Mirror each image left-right with probability 1/2.
+
+    ``images`` (B, ..., H, W) of any dtype -> same shape and dtype: ``out[b, ..., i, j] = images[b, ..., i,
+    W - 1 - j]`` for the flipped images, ``images[b]`` for the others. The choices are drawn on the CPU from
+    ``generator`` (or the global RNG), so a seed gives the same flips on every device.
+    """
+    if images.dim() < 3:
+        raise ValueError(f"random_hflip expects images (B, ..., H, W), got shape {tuple(images.shape)}")
+    flip = torch.randint(0, 2, (images.shape[0],), generator=generator).bool().to(images.device)
+    return torch.where(flip.view((-1,) + (1,) * (images.dim() - 1)), images.flip(-1), images)

@@ -125,7 +125,8 @@ def cmd_train(args) -> int:
     history = train(model, train_x, train_y, val_x, val_y, epochs=args.epochs, batch_size=args.batch_size,
                     lr=args.lr, schedule=args.schedule, device=device, out=args.out, seed=args.seed,
                     progress=not args.quiet, augment_shift=args.augment_shift, keep=args.keep,
-                    cuda_graph=args.cuda_graph, metadata={"dataset": dataset, "augment_shift": args.augment_shift})
+                    augment_flip=args.augment_flip, cuda_graph=args.cuda_graph,
+                    metadata={"dataset": dataset, "augment_shift": args.augment_shift, "augment_flip": args.augment_flip})
     seconds = time.perf_counter() - start
     kept = kept_record(history, args.keep)
     test_acc = evaluate(model, test_x, test_y)
@@ -316,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--train-limit", type=POSITIVE, default=None, help="use the first N training images")
     s.add_argument("--augment-shift", type=NON_NEGATIVE, default=0, metavar="PIXELS",
                    help="shift training images by up to PIXELS in each direction (random, zero fill)")
+    s.add_argument("--augment-flip", action="store_true",
+                   help="mirror training images left-right at random (natural images; no gain on Fashion-MNIST)")
     s.add_argument("--val-size", type=NON_NEGATIVE, default=5000,
                    help="hold out the last N training images to pick the best epoch (default 5000; 0: use the "
                         "training images)")

@@ -16,6 +16,7 @@ trains on its shard of every epoch's permutation, and rank 0 writes checkpoints 
 from __future__ import annotations
 
 import copy
+import functools
 import time
 from typing import Any
 
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import distributed
-from .augment import check_max_shift, random_shift
+from .augment import check_max_shift, random_hflip, random_shift
 from .train_step import BitsForward, TrainStep, encode_on_device
 
 
@@ -90,11 +91,18 @@ def kept_record(history: list[dict[str, Any]], keep: str = "best") -> dict[str, 
     return max(history, key=lambda r: r["val_accuracy"]) if keep == "best" else history[-1]
 
 
+def _augment(images: torch.Tensor, *, shift: int, flip: bool, shifts, flips) -> torch.Tensor:
+    """The training batch ``images`` randomly shifted (up to ``shift`` pixels) and mirrored (``flip``)."""
+    if shift:
+        images = random_shift(images, shift, shifts)
+    return random_hflip(images, flips) if flip else images
+
+
 def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
           val_images: torch.Tensor | None = None, val_labels: torch.Tensor | None = None, *,
           epochs: int = 1, batch_size: int = 128, lr: float | None = None, schedule: str = "constant",
           device=None, out=None, seed: int = 0, progress: bool = True,
-          metadata: dict | None = None, on_epoch=None, augment_shift: int = 0,
+          metadata: dict | None = None, on_epoch=None, augment_shift: int = 0, augment_flip: bool = False,
           keep: str = "best", cuda_graph: bool = False) -> list[dict[str, Any]]:
     """Train ``model`` in place; returns one dict per epoch (loss, train/val accuracy, samples/s).
 
@@ -110,6 +118,9 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
         progress: show a tqdm bar with loss, accuracy and samples/s.
         augment_shift: shift each training image by a random (dy, dx) in ``-augment_shift..augment_shift``
             pixels, zero-filled, every time it is used (:func:`difflut.augment.random_shift`); 0: off.
+        augment_flip: mirror each training image left-right with probability 1/2 every time it is used
+            (:func:`difflut.augment.random_hflip`; after the shift): for classes that look alike
+            mirrored (natural images); not digits, and no gain on Fashion-MNIST (docs/training_features.md).
         on_epoch: called as ``on_epoch(record)`` after each epoch, while the model holds that epoch's
             weights (e.g. to log, or to add ``evaluate(model, ...)`` results to the record in place).
         keep: which epoch's weights the model (and ``out``) ends with: ``"best"`` (highest validation
@@ -131,6 +142,10 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
     check_max_shift(augment_shift)
+    if not isinstance(augment_flip, bool):
+        raise ValueError(f"augment_flip must be True or False, got {augment_flip!r}")
+    if augment_flip and train_images.dim() < 3:
+        raise ValueError(f"augment_flip needs images (N, ..., H, W), got shape {tuple(train_images.shape)}")
     if augment_shift and (train_images.dim() < 3 or augment_shift >= min(train_images.shape[-2:])):
         raise ValueError(f"augment_shift {augment_shift} must be smaller than the images "
                          f"({tuple(train_images.shape[1:])}): a larger shift leaves them blank")
@@ -150,6 +165,8 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
     torch.manual_seed(seed)
     order = torch.Generator().manual_seed(seed)
     shifts = torch.Generator().manual_seed(seed + 1)
+    flips = torch.Generator().manual_seed(seed + 2)
+    augment = functools.partial(_augment, shift=augment_shift, flip=augment_flip, shifts=shifts, flips=flips)
     lr = model.default_lr if lr is None else lr
     # The GPU path (and any multi-process run): encoded bits on the device, a fused Adam, a CUDA-graphed
     # step (one process). The single-process CPU path is the plain loop below.
@@ -174,8 +191,9 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
             net = torch.nn.parallel.DistributedDataParallel(
                 net, device_ids=[device.index] if device.type == "cuda" else None)
         runner = TrainStep(net, optimizer, device, graphed=cuda_graph and device.type == "cuda" and not distributed.active())
-        bits_all = None if augment_shift else encode_on_device(model, train_images)
-        images_dev = train_images.to(device) if augment_shift else None
+        augmenting = bool(augment_shift or augment_flip)
+        bits_all = None if augmenting else encode_on_device(model, train_images)
+        images_dev = train_images.to(device) if augmenting else None
     main = distributed.is_main()
     progress = progress and main
     history, best_acc, best_state = [], -1.0, None
@@ -196,12 +214,11 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
                 if bits_all is not None:
                     bits = bits_all[idx]
                 else:
-                    bits = model.encode(random_shift(images_dev[idx], augment_shift, shifts))
+                    bits = model.encode(augment(images_dev[idx]))
                 runner(bits, labels)
             else:
                 images, labels = train_images[idx].to(device), labels_dev[idx.to(device)]
-                if augment_shift:
-                    images = random_shift(images, augment_shift, shifts)
+                images = augment(images)
                 logits = model(images)
                 loss = F.cross_entropy(logits, labels) + model.get_regularization_loss()
                 optimizer.zero_grad(set_to_none=True)

@@ -265,6 +265,36 @@ def test_random_shift_bad_arguments():
         random_shift(torch.zeros(4, 4), 1)
 
 
+def test_random_hflip_mirrors_about_half_of_the_images_as_seeded():
+    from difflut.augment import random_hflip
+
+    images = torch.randint(0, 256, (200, 2, 5, 7), dtype=torch.uint8)
+    out = random_hflip(images, torch.Generator().manual_seed(3))
+    flip = torch.randint(0, 2, (200,), generator=torch.Generator().manual_seed(3)).bool()
+    assert out.shape == images.shape and out.dtype == images.dtype
+    for b in range(200):
+        expected = images[b, :, :, torch.arange(6, -1, -1)] if flip[b] else images[b]
+        assert torch.equal(out[b], expected), b
+    assert 70 < int(flip.sum()) < 130
+    with pytest.raises(ValueError, match="expects images"):
+        random_hflip(torch.zeros(4, 4))
+
+
+def test_train_with_flips_uses_mirrored_images(monkeypatch):
+    """augment_flip: each training batch goes through random_hflip (after the shift); bad values refused."""
+    from difflut import augment, get_model, train, training
+
+    seen = []
+    monkeypatch.setattr(training, "random_hflip", lambda images, gen: seen.append(images.shape) or
+                        augment.random_hflip(images, gen))
+    model = get_model("mnist_fc_8k_dwn", layer_widths=(20, 10), mapping="random")
+    images, labels = torch.randint(0, 256, (64, 28, 28), dtype=torch.uint8), torch.randint(0, 10, (64,))
+    train(model, images, labels, epochs=1, batch_size=32, augment_flip=True, progress=False)
+    assert seen == [(32, 28, 28), (32, 28, 28)]
+    with pytest.raises(ValueError, match="augment_flip must be True or False"):
+        train(model, images, labels, augment_flip=1, progress=False)
+
+
 def test_train_rejects_a_bad_augment_shift_before_training():
     from difflut import get_model, train
 
