@@ -157,7 +157,8 @@ def main() -> None:
         r = record(ckpt, report)
         print(f"| {r['model']} ({r['dataset']}) | {r['seed']} | {r['test_accuracy']:.2f} | {r['luts']['total']:,} LUTs "
               f"(layers {r['luts']['layers']:,}, popcount {r['luts']['popcount']:,}, argmax {r['luts']['argmax']:,}; "
-              f"encoder {r['luts']['encoder']:,}) | {r['checkpoint']} |", flush=True)
+              f"encoder {'n/a' if r['luts']['encoder'] is None else format(r['luts']['encoder'], ',')}) | {r['checkpoint']} |",
+              flush=True)
         runs.append(r)
     for name in args.models if args.record is None else ():
         for seed in args.seeds:
