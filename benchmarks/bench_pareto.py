@@ -47,7 +47,7 @@ from difflut.models.pruning import prune_report
 from difflut.training import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from plot_pareto import FORMAT, VERSION, check_results  # noqa: E402  (the result format lives there)
+from plot_pareto import FORMAT, VERSION, _luts, check_results  # noqa: E402  (the result format lives there)
 
 MODELS = ("mnist_lut_tiny", "mnist_lut_small", "mnist_lut_large", "fashion_lut_small")
 
@@ -155,10 +155,10 @@ def main() -> None:
     runs = []
     for ckpt, report in zip(args.record[::2], args.record[1::2]) if args.record else ():
         r = record(ckpt, report)
-        print(f"| {r['model']} ({r['dataset']}) | {r['seed']} | {r['test_accuracy']:.2f} | {r['luts']['total']:,} LUTs "
-              f"(layers {r['luts']['layers']:,}, popcount {r['luts']['popcount']:,}, argmax {r['luts']['argmax']:,}; "
-              f"encoder {'n/a' if r['luts']['encoder'] is None else format(r['luts']['encoder'], ',')}) | {r['checkpoint']} |",
-              flush=True)
+        luts = {part: _luts(n) for part, n in r["luts"].items() if part != "source"}
+        print(f"| {r['model']} ({r['dataset']}) | {r['seed']} | {r['test_accuracy']:.2f} | {luts['total']} LUTs (layers "
+              f"{luts['layers']}, popcount {luts['popcount']}, argmax {luts['argmax']}; encoder {luts['encoder']}) "
+              f"| {r['checkpoint']} |", flush=True)
         runs.append(r)
     for name in args.models if args.record is None else ():
         for seed in args.seeds:

@@ -87,10 +87,10 @@ def run_one(name: str, dataset: str, epochs: int, seed: int, args, device) -> di
     if args.save_checkpoints:  # compact: the eval function, for export, synthesis and `difflut compact --pretrained`
         path = os.path.join(args.save_checkpoints, f"{name}-{dataset}-s{seed}.pt")
         os.makedirs(args.save_checkpoints, exist_ok=True)
-        recipe = (f"bench_zoo.py {name} seed {seed}: {epochs} epochs on {len(fit_x)} {dataset} training images, "
-                  f"batch {args.batch_size}, shift {args.augment_shift}" + (", flips" if args.augment_flip else "")
-                  + f", Adam lr {result['lr']}, cosine, keep {args.keep}" + (", graphed step" if args.cuda_graph else "")
-                  + "".join(f", {k}={v}" for k, v in model.overrides.items()))
+        recipe = ", ".join([f"bench_zoo.py {name} seed {seed}: {epochs} epochs on {len(fit_x)} {dataset} training "
+                            f"images", f"batch {args.batch_size}", f"shift {args.augment_shift}"]
+                           + ["flips"] * args.augment_flip + [f"Adam lr {result['lr']}", "cosine", f"keep {args.keep}"]
+                           + ["graphed step"] * args.cuda_graph + [f"{k}={v}" for k, v in model.overrides.items()])
         model.save_checkpoint(path, metadata={"dataset": dataset, "recipe": recipe,
                                               "test_accuracy_percent": round(100 * result["test_accuracy"], 4)},
                               compact=True)

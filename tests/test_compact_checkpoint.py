@@ -18,7 +18,6 @@ from difflut.models import get_model, list_models
 from difflut.models.pretrained import MAX_BYTES
 from irtools import corrupted
 
-#: mnist_lut_tiny shrunk: variance_thermometer + BitSelect, a learnable layer, a grouped reduction
 #: provenance in the IR metadata: names the file / state the IR came from, not the function
 PROVENANCE = ("checkpoint_sha256", "state_digest")
 
@@ -37,15 +36,10 @@ def test_set():
 
 
 @pytest.fixture(scope="module")
-def trained(trained_tiny_lut):
-    return trained_tiny_lut
-
-
-@pytest.fixture(scope="module")
-def saved(trained, tmp_path_factory):
+def saved(trained_tiny_lut, tmp_path_factory):
     folder = tmp_path_factory.mktemp("compact")
-    trained.save_checkpoint(folder / "full.pt", metadata={"epoch": 2})
-    trained.save_checkpoint(folder / "compact.pt", metadata={"epoch": 2}, compact=True)
+    trained_tiny_lut.save_checkpoint(folder / "full.pt", metadata={"epoch": 2})
+    trained_tiny_lut.save_checkpoint(folder / "compact.pt", metadata={"epoch": 2}, compact=True)
     return folder / "full.pt", folder / "compact.pt"
 
 
@@ -80,10 +74,10 @@ def test_a_changed_connection_is_caught(saved, tmp_path, test_set):
     assert not torch.equal(moved.layers[0].connections(), full.layers[0].connections())
 
 
-def test_rounding_only_where_the_truth_tables_stay_equal(trained, tmp_path, test_set):
+def test_rounding_only_where_the_truth_tables_stay_equal(trained_tiny_lut, tmp_path, test_set):
     """A logit of -1e-9 rounds to float16 -0.0, whose decision (>= 0) differs: that layer goes bfloat16;
     -1e-45 rounds to -0.0 in both: that layer stays float32."""
-    model = copy.deepcopy(trained)
+    model = copy.deepcopy(trained_tiny_lut)
     with torch.no_grad():
         model.layers[1].node.logits[4, 7] = -1e-9
         model.layers[0].node.logits[2, 3] = -1e-45

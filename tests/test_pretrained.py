@@ -63,11 +63,6 @@ def test_only_registered_models_are_shipped():
                 and p.name != "__pycache__"]
 
 
-@pytest.fixture(scope="module")
-def trained(trained_tiny_lut):
-    return trained_tiny_lut
-
-
 @pytest.fixture
 def folder(tmp_path, monkeypatch):
     """An empty pretrained folder in place of the shipped one."""
@@ -76,22 +71,22 @@ def folder(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def with_tiny(folder, trained):
+def with_tiny(folder, trained_tiny_lut):
     images, labels = load_mnist("test")
-    metadata = shipped.pretrained_metadata(trained, images, labels, dataset="mnist",
-                                           luts=luts_estimate(trained), recipe=RECIPE, extra={"epoch": 2})
-    size = shipped.save_pretrained(trained, folder / "mnist_lut_tiny.pt", metadata)
+    metadata = shipped.pretrained_metadata(trained_tiny_lut, images, labels, dataset="mnist",
+                                           luts=luts_estimate(trained_tiny_lut), recipe=RECIPE, extra={"epoch": 2})
+    size = shipped.save_pretrained(trained_tiny_lut, folder / "mnist_lut_tiny.pt", metadata)
     assert size == (folder / "mnist_lut_tiny.pt").stat().st_size < 100_000
     return folder / "mnist_lut_tiny.pt"
 
 
-def test_get_model_pretrained_loads_the_shipped_model(with_tiny, trained):
+def test_get_model_pretrained_loads_the_shipped_model(with_tiny, trained_tiny_lut):
     check_shipped("mnist_lut_tiny")
     model = get_model("mnist_lut_tiny", pretrained=True)
     images = load_mnist("test")[0][:2000]
-    assert torch.equal(model.class_scores(images), trained.class_scores(images))
+    assert torch.equal(model.class_scores(images), trained_tiny_lut.class_scores(images))
     info = shipped.pretrained_info("mnist_lut_tiny")
-    correct = int((trained.predict(load_mnist("test")[0]) == load_mnist("test")[1]).sum())
+    correct = int((trained_tiny_lut.predict(load_mnist("test")[0]) == load_mnist("test")[1]).sum())
     assert (info["test_correct"], info["test_images"], info["dataset"]) == (correct, 10000, "mnist")
     assert info["test_accuracy"] == round(correct / 100, 4) and 30 < info["test_accuracy"] < 100
     assert info["luts"]["source"] == "IR estimate" and info["luts"]["total"] == (
@@ -150,13 +145,13 @@ def test_no_shipped_files_is_said(folder):
         get_model("mnist_lut_tiny", pretrained=True)
 
 
-def test_a_file_over_the_size_limit_is_not_written(folder, trained, monkeypatch):
+def test_a_file_over_the_size_limit_is_not_written(folder, trained_tiny_lut, monkeypatch):
     images, labels = load_mnist("test")
-    metadata = shipped.pretrained_metadata(trained, images[:100], labels[:100], dataset="mnist",
-                                           luts=luts_estimate(trained), recipe=RECIPE)
+    metadata = shipped.pretrained_metadata(trained_tiny_lut, images[:100], labels[:100], dataset="mnist",
+                                           luts=luts_estimate(trained_tiny_lut), recipe=RECIPE)
     monkeypatch.setattr(shipped, "MAX_BYTES", 1000)
     with pytest.raises(ValueError, match="over the 1,000 that may ship"):
-        shipped.save_pretrained(trained, folder / "mnist_lut_tiny.pt", metadata)
+        shipped.save_pretrained(trained_tiny_lut, folder / "mnist_lut_tiny.pt", metadata)
     assert list(folder.iterdir()) == []
 
 
@@ -170,8 +165,8 @@ def test_luts_from_a_synth_report():
         shipped.luts_from_synth(dict(report, target="ecp5"))
 
 
-def test_cli_compact_and_pretrained(trained, tmp_path):
-    trained.save_checkpoint(tmp_path / "full.pt", metadata={"dataset": "mnist", "epoch": 2})
+def test_cli_compact_and_pretrained(trained_tiny_lut, tmp_path):
+    trained_tiny_lut.save_checkpoint(tmp_path / "full.pt", metadata={"dataset": "mnist", "epoch": 2})
     run = lambda *a: subprocess.run([sys.executable, "-m", "difflut", *a], capture_output=True, text=True,
                                     timeout=300)
     r = run("compact", str(tmp_path / "full.pt"), str(tmp_path / "c.pt"))
@@ -198,11 +193,11 @@ def test_a_dataset_that_is_not_here_skips_with_its_reason(monkeypatch, tmp_path)
         held_out_split("fashion_mnist")
 
 
-def test_bench_pareto_records_a_trained_checkpoint_with_its_synth_report(trained, tmp_path):
+def test_bench_pareto_records_a_trained_checkpoint_with_its_synth_report(trained_tiny_lut, tmp_path):
     """benchmarks/bench_pareto.py --record: accuracy recomputed on the whole test split, LUTs from the report."""
     import json
 
-    trained.save_checkpoint(tmp_path / "m.pt", metadata={"dataset": "mnist", "recipe": RECIPE}, compact=True)
+    trained_tiny_lut.save_checkpoint(tmp_path / "m.pt", metadata={"dataset": "mnist", "recipe": RECIPE}, compact=True)
     report = {"format": "difflut-synth-report", "target": "xilinx", "design": {"top": "mnist_lut_tiny"},
               "roles": {"encoder": {"luts": 300}, "layers": {"luts": 80}, "popcount": {"luts": 20},
                         "argmax": {"luts": 30}}}
@@ -214,7 +209,7 @@ def test_bench_pareto_records_a_trained_checkpoint_with_its_synth_report(trained
     assert r.returncode == 0, r.stderr
     (entry,) = json.loads((tmp_path / "p.json").read_text())["runs"]
     images, labels = load_mnist("test")
-    assert entry["test_accuracy"] == round(100 * shipped.count_correct(trained, images, labels) / 10000, 4)
+    assert entry["test_accuracy"] == round(100 * shipped.count_correct(trained_tiny_lut, images, labels) / 10000, 4)
     assert entry["luts"]["total"] == 130 and entry["luts"]["encoder"] == 300 and entry["recipe"] == RECIPE
     report["design"]["top"] = "mnist_fc_8k_dwn"
     (tmp_path / "report.json").write_text(json.dumps(report))

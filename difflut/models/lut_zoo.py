@@ -9,9 +9,9 @@ LUTs that read only that class's group) -> GroupSum. ``mnist_lut_large`` uses DW
 
 Widths come from :func:`difflut.models.budget.propose_widths` (layers + 0.8 LUT per popcount bit +
 argmax within the budget); ``tests/test_pareto.py`` checks that they still do. GroupSum ``tau``: the
-registered models set the value measured best (10 epochs on an H200, docs/training_features.md: 1 for 11
-and 23 bits per class, 2 for 40, 3.333 for 100 (against 5: 97.45%); ``sqrt(bits per class)`` gave 6 points less on ``mnist_lut_tiny``);
-``tau=None`` falls back to ``sqrt(final bits per class)``.
+registered models set the value measured best (H200, docs/training_features.md: 1 for 11 and 23 bits per
+class, 2 for 40, 3.333 for 100 (against 5: 97.45%); ``sqrt(bits per class)`` gave 6 points less on
+``mnist_lut_tiny``); ``tau=None`` falls back to ``sqrt(final bits per class)``.
 """
 
 from __future__ import annotations
@@ -126,8 +126,8 @@ class MNISTLUTLarge(LUTBudgetNet):
     """<= 4,000 LUTs (estimate 3,899; 3,889-3,892 from ``difflut synth --target xilinx``): distributive
     thermometer 3 bits (2,352), learnable 2000, random 1000, popcount of 100 bits per class, tau 3.333.
 
-    DWN's large MNIST network (DWN's tau 1/0.3); it beat the budget-encoder form (2,400 bits, 1590 + 1590, reduction to 400,
-    tau 2: 97.49%, 4,033 LUTs) with 97.68% at 3,889 LUTs (3 seeds, docs/training_features.md)."""
+    DWN's large MNIST network (DWN's tau 1/0.3); it beat the budget-encoder form (2,400 bits, 1590 + 1590,
+    reduction to 400, tau 2: 97.49%, 4,033 LUTs) with 97.68% at 3,889 LUTs (3 seeds, docs/training_features.md)."""
 
     defaults = dict(_LUT_DEFAULTS, encoder="distributive_thermometer", encoder_bits=3, encoder_budget=None,
                     layer_widths=(2000, 1000), reduction_widths=(), tau=3.333)

@@ -109,7 +109,7 @@ def test_default_fc_models_have_8k_nodes_and_600_bits_per_class():
     for name in ("mnist_fc_8k_linear", "mnist_fc_8k_dwn"):
         model = get_model(name, layer_widths=(20, 60))  # the defaults' shape at a tenth of the width
         assert model.config["layer_widths"] == (20, 60) and model.config["mapping"] == "learnable"
-        assert model.encoded_shape == (784 * 4,) and model.head.tau == {"mnist_fc_8k_linear": 5.0}.get(name, 7.0)
+        assert model.encoded_shape == (784 * 4,) and model.head.tau == {"mnist_fc_8k_linear": 5.0, "mnist_fc_8k_dwn": 7.0}[name]
         assert [type(l).registry_name for l in model.layers] == ["learnable", "random"]
         assert model_info(name)["nodes"] == 8000
     assert get_model("mnist_fc_8k_dwn").config["layer_widths"] == (2000, 6000)
