@@ -1,10 +1,19 @@
-// Python binding of the fused EFD table-lookup kernels (efd_lookup_cuda.cu).
-// Semantics: difflut/nodes/efd.py (EFDLookup); these kernels compute the same values.
+// Python binding of DiffLUT's CUDA kernels: the fused EFD table lookup (efd_lookup_cuda.cu, wired_lookup_cuda.cu;
+// semantics: difflut/nodes/efd.py, EFDLookup and WiredEFDLookup) and the bfloat16 split of the learnable
+// mapping's gradient product (split_bf16_cuda.cu; difflut/layers/learnable_layer.py). They compute the values
+// of the torch implementations.
 #include <torch/extension.h>
 
 std::vector<torch::Tensor> efd_forward_cuda(torch::Tensor x, torch::Tensor table, bool hard);
 std::vector<torch::Tensor> efd_backward_cuda(torch::Tensor grad, torch::Tensor address, torch::Tensor factors,
                                              int64_t table_size, bool need_x, bool need_table, double scale);
+std::vector<torch::Tensor> wired_forward_cuda(torch::Tensor x, torch::Tensor columns, torch::Tensor table, bool hard);
+std::vector<torch::Tensor> wired_backward_cuda(torch::Tensor grad, torch::Tensor address, torch::Tensor factors,
+                                               torch::Tensor columns, int64_t inputs, bool need_x, bool need_table,
+                                               double scale);
+torch::Tensor split_bf16_cuda(torch::Tensor a, int64_t parts);
+
+constexpr int64_t kMaxWiredK = 8;  // the wired kernels' table-gradient tile fits in shared memory up to k = 8
 
 static void check(const torch::Tensor& t, const char* name, c10::ScalarType dtype, int64_t dim) {
   TORCH_CHECK(t.is_cuda(), name, " must be a CUDA tensor");
@@ -40,8 +49,58 @@ std::vector<torch::Tensor> efd_backward(torch::Tensor grad, torch::Tensor addres
   return efd_backward_cuda(grad, address, factors, table_size, need_x, need_table, scale);
 }
 
+// x (B, M) float32, columns (k, N) int32 (node n's input j reads x[:, columns[j, n]]), table (N, 2**k) float32
+// -> [out (B, N) float32, address (B, N) int32]
+std::vector<torch::Tensor> wired_forward(torch::Tensor x, torch::Tensor columns, torch::Tensor table, bool hard) {
+  check(x, "x", torch::kFloat32, 2);
+  check(columns, "columns", torch::kInt32, 2);
+  check(table, "table", torch::kFloat32, 2);
+  const int64_t k = columns.size(0);
+  TORCH_CHECK(k >= 1 && k <= kMaxWiredK, "k must be in 1..", kMaxWiredK, ", got ", k);
+  TORCH_CHECK(table.size(0) == columns.size(1) && table.size(1) == (int64_t(1) << k),
+              "table must be (N, 2**k) = (", columns.size(1), ", ", (int64_t(1) << k), ")");
+  TORCH_CHECK(x.device() == table.device() && x.device() == columns.device(), "operands must share a device");
+  return wired_forward_cuda(x, columns, table, hard);
+}
+
+// grad (B, N), address (B, N) int32, factors (N, 2**k, 8) (the EFD factors zero-padded; may be empty if !need_x),
+// columns (k, N) int32 as in
+// wired_forward, inputs M -> [grad_x (B, M) or empty, grad_table (N, 2**k) or empty]
+std::vector<torch::Tensor> wired_backward(torch::Tensor grad, torch::Tensor address, torch::Tensor factors,
+                                          torch::Tensor columns, int64_t inputs, bool need_x, bool need_table,
+                                          double scale) {
+  check(grad, "grad", torch::kFloat32, 2);
+  check(address, "address", torch::kInt32, 2);
+  check(columns, "columns", torch::kInt32, 2);
+  const int64_t k = columns.size(0);
+  TORCH_CHECK(k >= 1 && k <= kMaxWiredK, "k must be in 1..", kMaxWiredK, ", got ", k);
+  TORCH_CHECK(grad.sizes() == address.sizes(), "grad and address must have the same shape");
+  TORCH_CHECK(columns.size(1) == grad.size(1), "columns must be (k, N)");
+  TORCH_CHECK(inputs >= 0, "inputs must be >= 0");
+  if (need_x) {
+    check(factors, "factors", torch::kFloat32, 3);
+    TORCH_CHECK(factors.size(0) == grad.size(1) && factors.size(1) == (int64_t(1) << k) && factors.size(2) == 8,
+                "factors must be (N, 2**k, 8): the EFD factors padded to 8 per entry");
+  }
+  return wired_backward_cuda(grad, address, factors, columns, inputs, need_x, need_table, scale);
+}
+
+// a float32 -> (parts, *a.shape) bfloat16 whose float sum is a up to ~2**(-8 * parts) relative
+torch::Tensor split_bf16(torch::Tensor a, int64_t parts) {
+  TORCH_CHECK(a.is_cuda() && a.scalar_type() == torch::kFloat32 && a.is_contiguous(),
+              "a must be a contiguous float32 CUDA tensor");
+  TORCH_CHECK(parts >= 1 && parts <= 3, "parts must be in 1..3, got ", parts);
+  return split_bf16_cuda(a, parts);
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &efd_forward, "EFD lookup forward: (x, table, hard) -> [out, address]");
   m.def("backward", &efd_backward,
         "EFD lookup backward: (grad, address, factors, table_size, need_x, need_table, scale) -> [grad_x, grad_table]");
+  m.def("wired_forward", &wired_forward, "wired EFD lookup forward: (x, columns, table, hard) -> [out, address]");
+  m.def("wired_backward", &wired_backward,
+        "wired EFD lookup backward: (grad, address, factors, columns, inputs, need_x, need_table, scale) "
+        "-> [grad_x, grad_table]");
+  m.attr("max_wired_k") = kMaxWiredK;
+  m.def("split_bf16", &split_bf16, "(a float32, parts) -> (parts, *a.shape) bfloat16 parts summing to a");
 }

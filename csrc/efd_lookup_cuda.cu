@@ -4,7 +4,8 @@
 //          out[b, n] = table[n, u] (or [table[n, u] >= 0] as 0/1 when hard), address[b, n] = u.
 // backward: one thread per (b, n), g = scale * grad[b, n]:
 //          grad_x[b, n, j] = g * factors[n, u, j]  (factors = efd_input_factors(table), computed by torch)
-//          grad_table[n, u] += g                   (atomicAdd: samples reading one entry accumulate)
+//          grad_table[n, u] += g                   (atomicAdd: samples reading one entry accumulate; for
+//                                                   k <= 8 a shared-memory tile reduction, wired_lookup_cuda.cu)
 // Every output value is a single product or an exact comparison, so forward outputs and grad_x equal
 // the torch implementation's; grad_table sums in another order (float rounding only).
 #include <torch/extension.h>
@@ -14,6 +15,7 @@
 namespace {
 
 constexpr int kThreads = 256;
+constexpr int kMaxTiledK = 8;  // the table-gradient tile (32 nodes x 2**k floats) fits in shared memory
 
 __global__ void efd_forward_kernel(const float* __restrict__ x, const float* __restrict__ table,
                                    float* __restrict__ out, int32_t* __restrict__ address,
@@ -50,6 +52,9 @@ int blocks_for(int64_t total) { return int((total + kThreads - 1) / kThreads); }
 
 }  // namespace
 
+void table_grad_cuda(const torch::Tensor& grad, const torch::Tensor& address, torch::Tensor& grad_table, int k,
+                     double scale);
+
 std::vector<torch::Tensor> efd_forward_cuda(torch::Tensor x, torch::Tensor table, bool hard) {
   const at::cuda::CUDAGuard guard(x.device());
   const int64_t batch = x.size(0), nodes = x.size(1), total = batch * nodes;
@@ -74,12 +79,14 @@ std::vector<torch::Tensor> efd_backward_cuda(torch::Tensor grad, torch::Tensor a
   torch::Tensor grad_x, grad_table;
   if (need_x) grad_x = torch::empty({batch, nodes, k}, grad.options());
   if (need_table) grad_table = torch::zeros({nodes, table_size}, grad.options());
-  if (total > 0 && (need_x || need_table)) {
+  const bool tiled = need_table && k <= kMaxTiledK;  // table gradient by the shared-memory tile kernel
+  if (total > 0 && (need_x || (need_table && !tiled))) {
     efd_backward_kernel<<<blocks_for(total), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
         grad.data_ptr<float>(), address.data_ptr<int32_t>(), need_x ? factors.data_ptr<float>() : nullptr,
-        need_x ? grad_x.data_ptr<float>() : nullptr, need_table ? grad_table.data_ptr<float>() : nullptr, total,
-        nodes, k, float(scale));
+        need_x ? grad_x.data_ptr<float>() : nullptr, need_table && !tiled ? grad_table.data_ptr<float>() : nullptr,
+        total, nodes, k, float(scale));
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   }
+  if (tiled) table_grad_cuda(grad, address, grad_table, k, scale);
   return {grad_x, grad_table};
 }

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from difflut import get_model, kernels
-from difflut.nodes.efd import efd_lookup
+from difflut.layers.random_layer import RandomLayer
+from difflut.nodes.efd import WiredEFDLookup, efd_lookup, wired_efd_lookup
+from difflut.nodes.wiring import prepare_wiring
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -147,9 +149,24 @@ def test_split_bf16_product_has_float32_accuracy(binary):
     out = split_bf16_tn(a.cuda(), b.cuda()).cpu()
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
     assert _rel(out, ref) < 5e-6
+    if binary:  # b exact in bfloat16: the one-part product of b gives the same accuracy
+        assert _rel(split_bf16_tn(a.cuda(), b.cuda(), b_binary=True).cpu(), ref) < 5e-6
+    else:  # negative: treating a non-binary b as exact loses its low bits
+        assert _rel(split_bf16_tn(a.cuda(), b.cuda(), b_binary=True).cpu(), ref) > 5e-5
     # negative: one bfloat16 product (no split) is far off the 2e-6 bound
     plain = torch.mm(a.cuda().bfloat16().T, b.cuda().bfloat16(), out_dtype=torch.float32).cpu()
     assert _rel(plain, ref) > 5e-5
+
+
+@cuda
+def test_split_kernel_gives_the_parts_of_the_torch_ops_bit_for_bit(monkeypatch):
+    from difflut.layers import learnable_layer
+
+    a = torch.randn(123, 77, device="cuda") * torch.logspace(-30, 30, 77, device="cuda")
+    fused, reference = _both(monkeypatch, lambda: learnable_layer._bf16_parts(a, 3))
+    assert fused.dtype == torch.bfloat16 and fused.shape == (3, 123, 77)
+    assert torch.equal(fused, reference)
+    assert _rel(fused[0].float() + fused[1].float() + fused[2].float(), a) < 1e-6
 
 
 def _issue_model():
@@ -280,3 +297,85 @@ def test_graphed_training_of_a_budget_model_then_eval_matches_a_fresh_copy():
     fresh = get_model("mnist_lut_tiny", **config)
     fresh.load_state_dict(model.state_dict())
     assert torch.equal(model.class_scores(images).cpu(), fresh.class_scores(images))
+
+
+# -- the wired lookup (csrc/wired_lookup_cuda.cu): a random layer's nodes read x through the wiring --------
+def _wired_case(k, nodes=301, inputs=97, batch=67, seed=0):
+    gen = torch.Generator(device="cuda").manual_seed(seed)
+    index = torch.randint(0, inputs - 5, (nodes, k), device="cuda", generator=gen)  # the last 5 inputs unread
+    x0 = torch.rand(batch, inputs, device="cuda", generator=gen)
+    x0[0, index[0, 0]] = 0.5  # the threshold itself reads as 1
+    table0 = torch.rand(nodes, 1 << k, device="cuda", generator=gen) * 2 - 1
+    g = torch.randn(batch, nodes, device="cuda", generator=gen)
+    return prepare_wiring(index), x0, table0, g
+
+
+def _wired_run(wiring, x0, table0, g, **kwargs):
+    x, table = x0.clone().requires_grad_(True), table0.clone().requires_grad_(True)
+    y = wired_efd_lookup(x, wiring, table, **kwargs)
+    y.backward(g)
+    return y.detach(), x.grad, table.grad
+
+
+@cuda
+@pytest.mark.parametrize("k", [1, 2, 4, 6, 8])
+@pytest.mark.parametrize("hard,weighting,scale", [(True, "released", 1.0), (False, "paper", 1.25)])
+def test_wired_kernel_matches_the_gathered_torch_lookup(monkeypatch, k, hard, weighting, scale):
+    wiring, x0, table0, g = _wired_case(k, seed=k)
+    kwargs = dict(weighting=weighting, hard=hard, grad_scale=scale)
+    (y1, gx1, gt1), (y0, gx0, gt0) = _both(monkeypatch, lambda: _wired_run(wiring, x0, table0, g, **kwargs))
+    assert torch.equal(y1, y0)
+    torch.testing.assert_close(gx1, gx0, rtol=1e-5, atol=1e-5)  # sums of ~20 terms in another order
+    assert torch.equal(gx1[:, -5:], torch.zeros_like(gx1[:, -5:]))  # inputs nothing reads get no gradient
+    torch.testing.assert_close(gt1, gt0, rtol=1e-5, atol=1e-5)
+    assert gx1.abs().sum() > 0 and gt1.abs().sum() > 0
+
+
+@cuda
+@pytest.mark.parametrize("nodes,inputs,batch", [(200, 97, 20), (3000, 97, 2000), (301, 13000, 5)],
+                         ids=["one-chunk-per-sample", "large-batch", "row-beyond-shared-memory"])
+def test_wired_kernel_in_each_launch_layout_matches_the_gathered_torch_lookup(monkeypatch, nodes, inputs, batch):
+    wiring, x0, table0, g = _wired_case(6, nodes=nodes, inputs=inputs, batch=batch, seed=nodes)
+    (y1, gx1, gt1), (y0, gx0, gt0) = _both(monkeypatch, lambda: _wired_run(wiring, x0, table0, g))
+    assert torch.equal(y1, y0)
+    torch.testing.assert_close(gx1, gx0, rtol=1e-5, atol=1e-4)  # "large-batch": sums of ~185 terms
+    torch.testing.assert_close(gt1, gt0, rtol=1e-5, atol=1e-4)
+
+
+@cuda
+def test_wired_kernel_catches_a_moved_wire_and_a_wrong_table_entry(monkeypatch):
+    wiring, x0, table0, g = _wired_case(6)
+    _, gx, _ = _wired_run(wiring, x0, table0, g)
+    columns = wiring.columns.clone()
+    columns[0, 0] = (columns[0, 0] + 1) % x0.shape[1]  # node 0's input 0 moved to another input
+    _, gx_bad, _ = _wired_run(wiring._replace(columns=columns), x0, table0, g)
+    assert not torch.allclose(gx_bad, gx)
+    y = _wired_run(wiring, x0, table0, g)[0]
+    table = table0.clone()
+    table[0] += 1.0
+    assert not torch.equal(_wired_run(wiring, x0, table, g)[0], y)
+
+
+@cuda
+def test_wired_lookup_above_the_kernel_k_gathers_and_runs_the_unwired_kernel(monkeypatch):
+    wiring, x0, table0, g = _wired_case(9, nodes=40, inputs=30, batch=12)
+    calls = []
+    monkeypatch.setattr(WiredEFDLookup, "apply", lambda *a: calls.append(a) or None)
+    y, gx, gt = _wired_run(wiring, x0, table0, g)  # must not reach the patched wired path
+    assert not calls
+    monkeypatch.undo()
+    (y1, gx1, gt1), (y0, gx0, gt0) = _both(monkeypatch, lambda: _wired_run(wiring, x0, table0, g))
+    assert torch.equal(y, y0) and torch.equal(y1, y0)
+    torch.testing.assert_close(gt1, gt0, rtol=1e-5, atol=1e-5)
+
+
+@cuda
+@pytest.mark.parametrize("node_type", ["dwn", "dwn_stable"])
+def test_random_layer_on_the_gpu_runs_the_wired_kernel(monkeypatch, node_type):
+    layer = RandomLayer(200, 300, node_type=node_type, k=6, seed=2).cuda().train()
+    calls = []
+    original = WiredEFDLookup.apply
+    monkeypatch.setattr(WiredEFDLookup, "apply", lambda *a: calls.append(1) or original(*a))
+    x = torch.rand(16, 200, device="cuda", requires_grad=True)
+    layer(x).sum().backward()
+    assert calls and x.grad.abs().sum() > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import kernels
 from ..errors import InputError
 from ..registry import register_layer
 from .base import BaseLUTLayer, check_positive_int
@@ -15,17 +16,17 @@ SELECTIONS = ("hard", "soft")
 class HardSelect(torch.autograd.Function):
     """Straight-through input selection of DWN's learnable mapping (Bacellar et al., 2024).
 
-    forward(x (B, I), logits (M, I), tau) -> (B, M): ``y[:, m] = x[:, logits[m].argmax()]``
+    forward(x (B, I), logits (M, I), tau, binary) -> (B, M): ``y[:, m] = x[:, logits[m].argmax()]``
     (ties -> lowest index), exactly the eval-mode wiring. Backward, upstream ``g`` (B, M):
-    ``dL/dlogits = g.T @ x`` (the gradient of the linear selection ``x @ logits.T``) and
-    ``dL/dx = g @ softmax(logits / tau, dim=-1)``.
+    ``dL/dlogits = g.T @ x`` (the gradient of the linear selection ``x @ logits.T``; ``binary``: x is
+    0/1, which the CUDA product uses) and ``dL/dx = g @ softmax(logits / tau, dim=-1)``.
     """
 
     @staticmethod
-    def forward(ctx, x, logits, tau):
+    def forward(ctx, x, logits, tau, binary):
         index = logits.argmax(-1)
         ctx.save_for_backward(x, logits)
-        ctx.tau = tau
+        ctx.tau, ctx.binary = tau, binary
         return x.index_select(1, index)
 
     @staticmethod
@@ -36,10 +37,10 @@ class HardSelect(torch.autograd.Function):
             grad_x = grad @ torch.softmax(logits / ctx.tau, dim=-1).to(grad.dtype)
         if ctx.needs_input_grad[1]:
             if grad.is_cuda and grad.dtype == torch.float32 and x.dtype == torch.float32 and _mm_out_dtype_works():
-                grad_logits = split_bf16_tn(grad, x).to(logits.dtype)
+                grad_logits = split_bf16_tn(grad, x, b_binary=ctx.binary).to(logits.dtype)
             else:
                 grad_logits = (grad.T @ x.to(grad.dtype)).to(logits.dtype)
-        return grad_x, grad_logits, None
+        return grad_x, grad_logits, None, None
 
 
 _MM_OUT_DTYPE: list[bool] = []
@@ -56,30 +57,36 @@ def _mm_out_dtype_works() -> bool:
     return _MM_OUT_DTYPE[0]
 
 
-def _bf16_parts(t: torch.Tensor, parts: int) -> list[torch.Tensor]:
-    """``t`` (float32) as ``parts`` bfloat16 tensors whose float32 sum is ``t`` up to ~2**(-8 * parts) relative."""
+def _bf16_parts(t: torch.Tensor, parts: int) -> torch.Tensor:
+    """``t`` (float32) as ``parts`` bfloat16 tensors stacked on a new dim 0, whose float32 sum is ``t`` up to
+    ~2**(-8 * parts) relative: part p rounds (to nearest even) what parts 0..p-1 left over. One CUDA kernel
+    pass where DiffLUT's kernels are available, else torch ops with the same values."""
+    if t.is_cuda and kernels.efd_extension() is not None:
+        return kernels.efd_extension().split_bf16(t.contiguous(), parts)
     out, rest = [], t
     for _ in range(parts):
         part = rest.to(torch.bfloat16)
         out.append(part)
         rest = rest - part.float()
-    return out
+    return torch.stack(out)
 
 
-def split_bf16_tn(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def split_bf16_tn(a: torch.Tensor, b: torch.Tensor, b_binary: bool = False) -> torch.Tensor:
     """``a.T @ b`` for float32 CUDA ``a`` (K, M), ``b`` (K, N) -> float32 (M, N), on bfloat16 tensor cores.
 
-    ``a`` is split into three bfloat16 parts and ``b`` into two (exact for ``b`` in {0, 1}, as the
-    learnable mapping's bits), every product is exact and accumulated in float32: the result equals the
-    float32 product up to float32 rounding (relative error ~1e-6 of ``|a|.T @ |b|``), at the tensor
-    cores' rate instead of float32's (docs/cuda.md).
+    ``a`` is split into three bfloat16 parts and ``b`` into two (one, exact, when ``b_binary``: every
+    entry is 0 or 1, as the encoder's bits the first layer reads); every product is exact and the
+    parts are summed inside one product over the stacked (parts * K) dimension, accumulated in float32:
+    the result equals the float32 product up to float32 rounding (relative error ~1e-6 of
+    ``|a|.T @ |b|``), at the tensor cores' rate instead of float32's (docs/cuda.md).
     """
-    a_parts = torch.cat(_bf16_parts(a, 3), dim=1)  # (K, 3M)
+    k, m = a.shape
+    a_parts = _bf16_parts(a, 3).view(3 * k, m)
+    if b_binary:
+        return torch.mm(a_parts.T, b.to(torch.bfloat16).repeat(3, 1), out_dtype=torch.float32)
     b_hi, b_lo = _bf16_parts(b, 2)
-    m, n = a.shape[1], b.shape[1]
-    hi = torch.mm(a_parts.T, b_hi, out_dtype=torch.float32).view(3, m, n).sum(0)
-    lo = torch.mm(a_parts[:, :2 * m].T, b_lo, out_dtype=torch.float32).view(2, m, n).sum(0)
-    return hi + lo
+    hi = torch.mm(a_parts.T, b_hi.repeat(3, 1), out_dtype=torch.float32)
+    return hi.add_(torch.mm(a_parts[:2 * k].T, b_lo.repeat(2, 1), out_dtype=torch.float32))
 
 
 @register_layer("learnable")
@@ -101,6 +108,10 @@ class LearnableLayer(BaseLUTLayer):
       ``sum_i softmax(logits[n, j] / tau)[i] * x[:, i]`` (default ``tau`` 0.1):
       the forward differs from eval until the softmax is nearly one-hot.
 
+    ``binary_input`` (attribute, default False): the layer's input is always 0/1 in training, as the
+    encoder's bits a model's first layer reads (the model sets it); the hard selection's CUDA backward
+    then treats ``x`` as exact in bfloat16.
+
     Eval: node n's input j is ``x[:, connections()[n, j]]`` with
     ``connections() = logits.argmax(-1)`` (ties -> lowest input index); then
     ``y[b, n] = node.truth_table()[n, address]`` as in :class:`RandomLayer`.
@@ -120,6 +131,7 @@ class LearnableLayer(BaseLUTLayer):
             raise ValueError(f"tau must be a positive number, got {tau!r}")
         self.tau = float(tau)
         self.logits = nn.Parameter(torch.rand(output_size, self.k, input_size, generator=self.generator()))
+        self.binary_input = False
         self.node = self.make_node(output_size)
 
     def connections(self) -> torch.Tensor:
@@ -132,7 +144,7 @@ class LearnableLayer(BaseLUTLayer):
         if not self.training:
             selected = x.index_select(1, self.connections().view(-1))
         elif self.selection == "hard":
-            selected = HardSelect.apply(x, logits, self.tau)
+            selected = HardSelect.apply(x, logits, self.tau, self.binary_input)
         else:
             selected = x @ torch.softmax(logits / self.tau, dim=-1).to(x.dtype).T
         return self.node(selected.view(batch, self.output_size, self.k))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import InputError
+from ..nodes.wiring import Wiring, prepare_wiring
 from ..registry import register_layer
 from .base import BaseLUTLayer, check_positive_int
 
@@ -63,7 +64,17 @@ class RandomLayer(BaseLUTLayer):
         return self.wiring.clone()
 
     def lut_forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.node(x.index_select(1, self.wiring.view(-1)).view(x.shape[0], self.output_size, self.k))
+        # in training, nodes with a wired kernel (DWN) read x through the wiring without gathering it
+        return self.node(x, wiring=self.prepared_wiring())
+
+    def prepared_wiring(self) -> Wiring:
+        """:func:`~difflut.nodes.wiring.prepare_wiring` of ``wiring``, cached until the buffer changes
+        (moved, reloaded, edited in place)."""
+        key = (self.wiring.data_ptr(), self.wiring._version, self.wiring.device)
+        cached = self.__dict__.get("_prepared")
+        if cached is None or cached[0] != key:
+            cached = self.__dict__["_prepared"] = (key, prepare_wiring(self.wiring))
+        return cached[1]
 
     def check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 2 or x.shape[1] != self.input_size:

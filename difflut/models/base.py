@@ -36,6 +36,7 @@ from ..errors import NotFittedError
 from ..input_format import InputFormat
 from ..layers import GroupSum
 from ..layers.base import BaseLUTLayer
+from ..layers.learnable_layer import LearnableLayer
 from ..plain import to_plain
 from ..registry import MODELS
 from .config import COMMON_DEFAULTS, COMMON_OVERRIDES, check_overrides, is_int, probability, resolve_widths
@@ -105,6 +106,9 @@ class BaseModel(nn.Module, ABC):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self._build_layers()
+        first = self.stages()[0] if self.stages() else None
+        if isinstance(first, LearnableLayer):
+            first.binary_input = True  # it reads the encoder's bits
         if self.config.get("tau") is None:
             raise ValueError(f"model {self.model_name!r}: set tau in defaults (or layer_widths, from which "
                              f"tau = sqrt(bits per class) follows)")

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ..bits import address, check_k, corners
+from .wiring import gather
 
 
 class BaseNode(nn.Module):
@@ -73,11 +74,25 @@ class BaseNode(nn.Module):
             raise ValueError(f"input_index must be an int in 0..{self.k - 1}, got {input_index!r}")
         return input_index
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, wiring=None) -> torch.Tensor:
+        """x (B, num_nodes, k) -> (B, num_nodes); with ``wiring`` (:class:`difflut.nodes.efd.Wiring`), x is a
+        layer's input (B, M) and node n's input j is ``x[:, wiring.index[n, j]]``."""
+        if wiring is not None:
+            if self.training:
+                return self.wired_train_forward(x, wiring)
+            x = gather(x, wiring)
         self._check_shape(x)
         if self.training:
             return self.train_forward(x)
         return self.eval_forward(x)
+
+    def wired_train_forward(self, x: torch.Tensor, wiring) -> torch.Tensor:
+        """Training forward of the nodes reading ``x`` (B, M) through ``wiring``: ``train_forward`` of the
+        gathered inputs. Nodes with a kernel that reads the wiring itself (the DWN nodes) override it
+        with the same values."""
+        x = gather(x, wiring)
+        self._check_shape(x)
+        return self.train_forward(x)
 
     def eval_forward(self, x: torch.Tensor) -> torch.Tensor:
         """The hardware function: a lookup of binary inputs in :meth:`truth_table`."""

@@ -9,7 +9,7 @@ from torch import nn
 
 from ..registry import register_node
 from .base import BaseNode
-from .efd import EFD_WEIGHTINGS, efd_lookup
+from .efd import EFD_WEIGHTINGS, efd_lookup, wired_efd_lookup
 from .lookup import pass_through_scores
 
 
@@ -29,7 +29,8 @@ class DWNNode(BaseNode):
     in place to [-1, 1] (sign-preserving, so the truth table is unchanged).
 
     Eval: ``truth_table()[n, address(x)]``, ``truth_table() = table >= 0``.
-    Training on float32 CUDA tensors runs the fused kernels of :mod:`difflut.kernels`.
+    Training on float32 CUDA tensors runs the fused kernels of :mod:`difflut.kernels` (in a random
+    layer, the wired ones: :meth:`wired_train_forward`).
     """
 
     uses_cuda_kernels = True
@@ -48,6 +49,11 @@ class DWNNode(BaseNode):
         if self.clamp:
             self._clamp_table_()
         return efd_lookup(x, self.table, weighting=self.efd, hard=True)
+
+    def wired_train_forward(self, x: torch.Tensor, wiring) -> torch.Tensor:
+        if self.clamp:
+            self._clamp_table_()
+        return wired_efd_lookup(x, wiring, self.table, weighting=self.efd, hard=True)
 
     def corner_scores(self) -> torch.Tensor:
         return self.table
@@ -85,7 +91,8 @@ class DWNStableNode(BaseNode):
     approached by a pass-through of input j as its margin grows.
 
     Eval: ``truth_table()[n, address(x)]``, ``truth_table() = logits >= 0``.
-    Training on float32 CUDA tensors runs the fused kernels of :mod:`difflut.kernels`.
+    Training on float32 CUDA tensors runs the fused kernels of :mod:`difflut.kernels` (in a random
+    layer, the wired ones: :meth:`wired_train_forward`).
     """
 
     uses_cuda_kernels = True
@@ -104,6 +111,10 @@ class DWNStableNode(BaseNode):
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
         table = torch.sigmoid(self.logits)
         return efd_lookup(x, table, weighting="paper", hard=False, grad_scale=self.gradient_scale)
+
+    def wired_train_forward(self, x: torch.Tensor, wiring) -> torch.Tensor:
+        table = torch.sigmoid(self.logits)
+        return wired_efd_lookup(x, wiring, table, weighting="paper", hard=False, grad_scale=self.gradient_scale)
 
     def corner_scores(self) -> torch.Tensor:
         return self.logits

@@ -27,6 +27,7 @@ import torch
 from .. import kernels
 from ..bits import subset_order
 from .lookup import flat_address
+from .wiring import Wiring, gather
 
 EFD_WEIGHTINGS = ("paper", "released")
 
@@ -142,3 +143,48 @@ def efd_lookup(
             f"got {tuple(x.shape)} and {tuple(table.shape)}"
         )
     return EFDLookup.apply(x, table, weighting, hard, float(grad_scale))
+
+
+class WiredEFDLookup(torch.autograd.Function):
+    """:class:`EFDLookup` of ``x[:, wiring.index]`` without forming the (B, N, k) node inputs (CUDA kernels).
+
+    forward(x (B, M) float32 CUDA, wiring, table (N, 2**k), weighting, hard, grad_scale) -> (B, N): the
+    values of ``EFDLookup(x[:, wiring.index], table, ...)``. Backward: the same products, the input
+    gradient of each input summed over the nodes that read it (another summation order, float rounding only).
+    """
+
+    @staticmethod
+    def forward(ctx, x, wiring, table, weighting, hard, grad_scale):
+        ctx.weighting, ctx.grad_scale, ctx.wiring, ctx.inputs = weighting, grad_scale, wiring, x.shape[1]
+        out, address = kernels.efd_extension().wired_forward(x.contiguous(), wiring.columns, table.contiguous(), hard)
+        ctx.save_for_backward(address, table)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        address, table = ctx.saved_tensors
+        need_x = ctx.needs_input_grad[0]
+        if need_x:  # zero-padded to 8 floats per entry: one 32-byte sector per read
+            factors = torch.nn.functional.pad(efd_input_factors(table, ctx.weighting), (0, 8 - ctx.wiring.k))
+        else:
+            factors = table.new_empty((0, 0, 0))
+        grad_x, grad_table = kernels.efd_extension().wired_backward(
+            grad.contiguous().float(), address, factors.contiguous(), ctx.wiring.columns, ctx.inputs,
+            need_x, ctx.needs_input_grad[2], ctx.grad_scale)
+        return grad_x, None, grad_table, None, None, None
+
+
+def wired_efd_lookup(
+    x: torch.Tensor, wiring: Wiring, table: torch.Tensor, *, weighting: str = "paper", hard: bool = False,
+    grad_scale: float = 1.0,
+) -> torch.Tensor:
+    """``efd_lookup(x[:, wiring.index], table, ...)``: ``x`` (B, M), ``table`` (N, 2**k) -> (B, N).
+
+    Float32 CUDA operands with k <= 8 run the wired kernels of :mod:`difflut.kernels`; otherwise the
+    node inputs are gathered and :func:`efd_lookup` runs.
+    """
+    if kernels.use_efd_kernel(x, table) and wiring.k <= kernels.efd_extension().max_wired_k:
+        if weighting not in EFD_WEIGHTINGS:
+            raise ValueError(f"EFD weighting must be one of {EFD_WEIGHTINGS}, got {weighting!r}")
+        return WiredEFDLookup.apply(x, wiring, table, weighting, hard, float(grad_scale))
+    return efd_lookup(gather(x, wiring), table, weighting=weighting, hard=hard, grad_scale=grad_scale)
