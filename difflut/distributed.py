@@ -90,6 +90,8 @@ def init_from_env(use_cuda: bool | None = None) -> None:
             raise RuntimeError(f"rank {local_rank} needs GPU {local_rank}, but only "
                                f"{torch.cuda.device_count()} are visible")
         torch.cuda.set_device(local_rank)
+        # a CUDA graph may capture NCCL all-reduces only without the watchdog's async error handling
+        os.environ.setdefault("TORCH_NCCL_ASYNC_ERROR_HANDLING", "0")
     dist.init_process_group(_backend(use_cuda))
 
 

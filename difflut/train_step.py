@@ -8,6 +8,9 @@ encoded training set (0/1, stored as uint8 on the device) can be computed once p
 With ``graphed=True`` the whole step (forward, loss, backward, optimizer, the epoch's running sums) is
 captured once into a :class:`torch.cuda.CUDAGraph` for a fixed batch size and replayed: one launch per
 step and no host synchronisation. Batches of another size (an epoch's last) run the same ops eagerly.
+Under ``DistributedDataParallel`` (NCCL) the gradient all-reduce is captured with the step: DDP is built on
+a side stream (:func:`wrap_ddp`) and warmed up for :data:`DDP_WARMUP` eager steps before the capture, as
+PyTorch's CUDA-graph notes require.
 """
 
 from __future__ import annotations
@@ -36,6 +39,24 @@ def encode_on_device(model, images: torch.Tensor, batch_size: int = 8192) -> tor
     chunks = [model.encode(images[i:i + batch_size].to(device)).to(torch.uint8)
               for i in range(0, len(images), batch_size)]
     return torch.cat(chunks)
+
+
+#: eager steps before capturing a step of a ``DistributedDataParallel`` net (PyTorch asks for at least 11)
+DDP_WARMUP = 11
+
+
+def wrap_ddp(net: nn.Module, device: torch.device) -> nn.Module:
+    """``net`` in ``DistributedDataParallel`` (one device per process), built on a side stream on a CUDA
+    device so that its step can be captured in a CUDA graph."""
+    ddp = torch.nn.parallel.DistributedDataParallel
+    if device.type != "cuda":
+        return ddp(net)
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        wrapped = ddp(net, device_ids=[device.index])
+    torch.cuda.current_stream().wait_stream(stream)
+    return wrapped
 
 
 class TrainStep:
@@ -80,7 +101,8 @@ class TrainStep:
         self._graph.replay()
 
     def _capture(self, bits: torch.Tensor, labels: torch.Tensor) -> None:
-        """Warm up (two steps on a side stream, then parameters, optimizer state and sums restored), capture."""
+        """Warm up (eager steps on a side stream: 2, or :data:`DDP_WARMUP` under DDP; then parameters,
+        optimizer state and sums restored), capture."""
         self._bits, self._labels = bits.clone(), labels.clone()
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
         saved = [p.detach().clone() for p in params]
@@ -88,7 +110,8 @@ class TrainStep:
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
-            for _ in range(2):
+            ddp = isinstance(self.net, torch.nn.parallel.DistributedDataParallel)
+            for _ in range(DDP_WARMUP if ddp else 2):
                 self._eager(self._bits, self._labels)
         torch.cuda.current_stream().wait_stream(stream)
         with torch.no_grad():

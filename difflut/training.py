@@ -10,7 +10,8 @@ with ``keep="last"``, the final one.
 With ``cuda_graph=True`` on a CUDA device the step runs on device-resident encoded bits with a fused
 Adam, captured in a CUDA graph (:mod:`difflut.train_step`). Inside a process group (:mod:`difflut.distributed`: ``difflut
 train --gpus N`` or ``torchrun``) the model is wrapped in ``DistributedDataParallel``, each rank
-trains on its shard of every epoch's permutation, and rank 0 writes checkpoints and logs.
+trains on its shard of every epoch's permutation, and rank 0 writes checkpoints and logs; with
+``cuda_graph=True`` the graph holds DDP's gradient all-reduce too.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .augment import check_max_shift, random_hflip, random_shift
-from .train_step import BitsForward, TrainStep, encode_on_device
+from .train_step import BitsForward, TrainStep, encode_on_device, wrap_ddp
 
 
 SCHEDULES = ("constant", "cosine")
@@ -169,7 +170,7 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
     augment = functools.partial(_augment, shift=augment_shift, flip=augment_flip, shifts=shifts, flips=flips)
     lr = model.default_lr if lr is None else lr
     # The GPU path (and any multi-process run): encoded bits on the device, a fused Adam, a CUDA-graphed
-    # step (one process). The single-process CPU path is the plain loop below.
+    # step (with cuda_graph; under DDP too). The single-process CPU path is the plain loop below.
     fast = (device.type == "cuda" and cuda_graph) or distributed.active()
     if fast and device.type == "cuda":
         optimizer = torch.optim.Adam(model.parameters(), fused=True, capturable=True,
@@ -188,9 +189,8 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
             torch.set_num_threads(1)  # the host only launches work: one core (plus the Python thread)
         net = BitsForward(model)
         if distributed.active():
-            net = torch.nn.parallel.DistributedDataParallel(
-                net, device_ids=[device.index] if device.type == "cuda" else None)
-        runner = TrainStep(net, optimizer, device, graphed=cuda_graph and device.type == "cuda" and not distributed.active())
+            net = wrap_ddp(net, device)
+        runner = TrainStep(net, optimizer, device, graphed=cuda_graph and device.type == "cuda")
         augmenting = bool(augment_shift or augment_flip)
         bits_all = None if augmenting else encode_on_device(model, train_images)
         images_dev = train_images.to(device) if augmenting else None
