@@ -1,15 +1,16 @@
 """FPGA cost of the popcount and the encoder alone (yosys ``synth_xilinx``), as in docs/hardware.md.
 
-    python benchmarks/bench_rtl_blocks.py [--popcount 100 600] [--encoder] [--target xilinx|ecp5|generic]
-                                          [--family F] [--yosys PATH]
+    python benchmarks/bench_rtl_blocks.py [--popcount 100 600] [--encoder] [--code-step 1 4]
+                                          [--target xilinx|ecp5|generic] [--family F] [--yosys PATH]
 
 Each block is converted on its own with Amaranth (``verilog.convert(..., name="top")``), synthesised with
 the same command ``difflut synth --target T`` uses (xilinx: ``synth_xilinx -flatten -nowidelut ...``), and
 counted from the mapped netlist like a ``difflut synth`` module: LUTs, LUTs per input bit (popcount),
 carry cells (CARRY4 / CCU2C), LUT levels (the most LUTs on one path; carry cells not counted), and the yosys wall time.
 ``--encoder``: the 2,352-bit encoder of the issue-11 network (mnist_fc_8k_dwn, distributive thermometer
-of 3 bits per pixel fitted on 10,000 MNIST training images); it also prints how many of its bits are
-constants and how many distinct comparators remain.
+of 3 bits per pixel fitted on 10,000 MNIST training images), once per ``--code-step`` (the model override
+``encoder_code_step``: thresholds moved onto the code grid of that step; 1 = as fitted); it also prints
+how many of its bits are constants and how many distinct comparators remain.
 """
 
 from __future__ import annotations
@@ -45,14 +46,15 @@ def synthesize_block(component, ports, tool, target: str, family: str, work: Pat
     return stats
 
 
-def issue_encoder_form():
-    """The hardware form of the issue-11 network's encoder (see benchmarks/bench_synth.py)."""
+def issue_encoder_form(code_step: int = 1):
+    """The hardware form of the issue-11 network's encoder (see benchmarks/bench_synth.py), its thresholds
+    on the code grid of ``code_step``."""
     from difflut.data import load_mnist
     from difflut.models import get_model
 
     train_x, _ = load_mnist("train")
     model = get_model("mnist_fc_8k_dwn", layer_widths=(2000, 1000), mapping="random",
-                      encoder="distributive_thermometer", encoder_bits=3)
+                      encoder="distributive_thermometer", encoder_bits=3, encoder_code_step=code_step)
     model.fit_encoder(train_x[:10000]).eval()
     return model.encoder.hardware_form(model.input_format)
 
@@ -71,6 +73,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--popcount", type=int, nargs="*", default=[100, 600], help="popcount widths")
     p.add_argument("--encoder", action="store_true", help="also the issue-11 encoder (loads MNIST)")
+    p.add_argument("--code-step", type=int, nargs="+", default=[1],
+                   help="encoder thresholds on the code grid of each step (powers of two; 1 = as fitted)")
     p.add_argument("--target", default="xilinx", choices=["xilinx", "ecp5", "generic"])
     p.add_argument("--family", default=None, help="default: difflut synth's for the target")
     p.add_argument("--yosys", default=None)
@@ -90,15 +94,16 @@ def main(argv=None) -> int:
             s = synthesize_block(dut, [dut.x, dut.count], tool, args.target, family, work, f"popcount{width}")
             print(f"| popcount {width} | {s['luts']} | {s['luts'] / width:.2f} | {s['carry']} | {s['levels']} | "
                   f"{s['seconds']:.0f} s |", flush=True)
-        if args.encoder:
+        for step in args.code_step if args.encoder else []:
             from difflut.hw.rtl.encoder import Encoder
 
-            form = issue_encoder_form()
-            print(f"# encoder: {encoder_summary(form)}", flush=True)
+            form = issue_encoder_form(step)
+            print(f"# encoder, code step {step}: {encoder_summary(form)}", flush=True)
             dut = Encoder(form)
-            s = synthesize_block(dut, [dut.codes, dut.bits_out], tool, args.target, family, work, "encoder")
-            print(f"| encoder {form.output_size} bits | {s['luts']} | {s['luts'] / form.output_size:.2f} | "
-                  f"{s['carry']} | {s['levels']} | {s['seconds']:.0f} s |", flush=True)
+            s = synthesize_block(dut, [dut.codes, dut.bits_out], tool, args.target, family, work, f"encoder{step}")
+            print(f"| encoder {form.output_size} bits, code step {step} | {s['luts']} | "
+                  f"{s['luts'] / form.output_size:.2f} | {s['carry']} | {s['levels']} | {s['seconds']:.0f} s |",
+                  flush=True)
     return 0
 
 

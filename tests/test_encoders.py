@@ -467,3 +467,77 @@ def test_thresholds_load_in_their_saved_dtype():
     assert fresh.thresholds.dtype == torch.float64 and torch.equal(fresh.thresholds, enc.thresholds)
     x = torch.tensor([[0.5 + 2.0**-41], [0.5 + 2.0**-40]], dtype=torch.float64)
     assert enc(x).tolist() == fresh(x).tolist() == [[0.0], [1.0]]
+
+
+# -- thresholds on the code grid (snap_to_code_grid_, the models' encoder_code_step) --------------------------
+def _first_code_above(enc, fmt):
+    """int64 (F, T): per threshold, the index of the first code whose value exceeds it."""
+    values = fmt.values().to(enc.thresholds.dtype)
+    return torch.searchsorted(values, enc.thresholds.contiguous(), right=True)
+
+
+@pytest.mark.parametrize("fmt_name", ["uint8", "uint8/255", "int8/32-1.5", "uint4/15"])
+@pytest.mark.parametrize("step", [2, 4, 8])
+@pytest.mark.parametrize("name", THERMOMETERS + ["binary"])
+def test_snapped_thresholds_sit_on_the_grid_and_bits_read_only_the_top_code_bits(name, step, fmt_name):
+    fmt = FORMATS[fmt_name]
+    data = real_looking_data(fmt, (12,), seed=step)
+    enc, exact = make(name).fit(data), make(name).fit(data)
+    before = _first_code_above(exact, fmt)
+    enc.snap_to_code_grid_(fmt, step)
+    after = _first_code_above(enc, fmt)
+    finite = torch.isfinite(exact.thresholds)
+    assert torch.equal(torch.isfinite(enc.thresholds), finite)  # constant features stay constant
+    assert bool((after[finite] % step == 0).all())
+    splits = finite & (before > 0) & (before < fmt.num_codes)
+    assert bool(((after[splits] > 0) & (after[splits] < fmt.num_codes)).all())  # no bit becomes a constant
+    assert bool(((after - before).abs()[splits] <= step).all())
+    assert bool((enc.thresholds.diff(dim=1)[finite[:, 1:]] >= 0).all())  # still ascending
+    # every bit, as a function of the code index, is constant on each aligned block of `step` codes
+    tables = enc.hardware_form(fmt).tables  # (F, num_bits, codes) indexed by address
+    by_index = torch.as_tensor(tables)[..., fmt.address(fmt.codes())]
+    blocks = by_index.reshape(*by_index.shape[:2], -1, step)
+    assert bool((blocks == blocks[..., :1]).all())
+
+
+def test_a_threshold_moved_off_the_grid_is_caught():
+    fmt = FORMATS["uint8"]
+    enc = make("distributive_thermometer").fit(real_looking_data(fmt, (6,))).snap_to_code_grid_(fmt, 4)
+    live = torch.isfinite(enc.thresholds)
+    f, j = [int(i) for i in live.nonzero()[0]]
+    enc.thresholds[f, j] += 1.0  # one code up: the comparator now splits a block of 4 codes
+    assert not bool((_first_code_above(enc, fmt)[live] % 4 == 0).all())
+
+
+def test_step_one_keeps_the_thresholds_and_bad_steps_are_refused():
+    fmt = FORMATS["uint8/255"]
+    enc = make("distributive_thermometer").fit(random_data(fmt, (5,)))
+    before = enc.thresholds.clone()
+    assert torch.equal(enc.snap_to_code_grid_(fmt, 1).thresholds, before)
+    for bad in (0, 3, -4, 2.0, True, 512):
+        with pytest.raises(ValueError, match="step"):
+            enc.snap_to_code_grid_(fmt, bad)
+    with pytest.raises(ValueError, match="positive divisor"):
+        enc.snap_to_code_grid_(InputFormat(8, divisor=-1.0), 4)
+    with pytest.raises(NotFittedError):
+        make("thermometer").snap_to_code_grid_(fmt, 4)
+
+
+def test_models_snap_when_encoder_code_step_is_set_and_checkpoints_keep_it(tmp_path):
+    from difflut import get_model, load
+    from difflut.checkpoint import save_checkpoint
+
+    images = torch.randint(0, 256, (200, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    small = dict(layer_widths=(40, 20), encoder="distributive_thermometer", encoder_bits=3)
+    model = get_model("mnist_fc_8k_dwn", encoder_code_step=4, **small).fit_encoder(images)
+    plain = get_model("mnist_fc_8k_dwn", **small).fit_encoder(images)
+    fmt = model.input_format
+    live = torch.isfinite(model.encoder.thresholds)
+    assert bool((_first_code_above(model.encoder, fmt)[live] % 4 == 0).all())
+    assert not bool((_first_code_above(plain.encoder, fmt)[live] % 4 == 0).all())
+    save_checkpoint(model, tmp_path / "m.pt")
+    again = load(tmp_path / "m.pt")
+    assert again.config["encoder_code_step"] == 4
+    assert torch.equal(again.encoder.thresholds, model.encoder.thresholds)
+    with pytest.raises(ValueError, match="encoder_code_step"):
+        get_model("mnist_fc_8k_dwn", encoder_code_step=3)

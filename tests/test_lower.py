@@ -77,6 +77,7 @@ def randomise_(module: nn.Module, seed: int) -> None:
     ("mnist_fc_8k_dwn", {"mapping": "learnable"}),
     ("mnist_residual_init", {"encoder": "gray", "encoder_bits": 3}),
     ("mnist_bitflip_20", {"node_type": "polylut", "encoder": "onehot", "node_input_dim": 4}),
+    ("mnist_fc_8k_dwn", {"encoder": "distributive_thermometer", "encoder_bits": 3, "encoder_code_step": 4}),
 ])
 def test_mnist_models_lower_exactly(name, overrides, mnist):
     images, _ = mnist

@@ -117,6 +117,42 @@ class BaseEncoder(nn.Module):
         self._fitted = torch.tensor(True, device=self._fitted.device)
         return self
 
+    def snap_to_code_grid_(self, input_format: InputFormat, step: int) -> "BaseEncoder":
+        """Move every finite threshold onto the code grid of ``step`` (a power of two); returns self.
+
+        A threshold ``t`` splits the codes of ``input_format`` (values ascending) into those with
+        ``value <= t`` and the rest, from code index ``c`` on; ``c`` moves to the nearest multiple of
+        ``step`` (halves up; one that splits the codes stays inside ``[step, codes - step]``, so it keeps
+        splitting them) and ``t`` becomes the value of the code below it, so every comparison reads
+        ``code index >= c'``: for ``step = 2**s`` a function of the code's top ``bits - s`` bits only (on
+        8-bit codes and ``step = 4``, one 6-input LUT per comparator). Thresholds stay ascending; a
+        threshold below every code is set just below the smallest value, one above every code at the
+        largest. Features constant in the fit data (``+inf``) are left alone.
+        """
+        self._check_fitted()
+        if isinstance(step, bool) or not isinstance(step, int) or step < 1 or step & (step - 1):
+            raise ValueError(f"step must be a power of two >= 1, got {step!r}")
+        if step > input_format.num_codes:
+            raise ValueError(f"step {step} exceeds the {input_format.num_codes} codes of the input format")
+        if input_format.divisor < 0:
+            raise ValueError("snapping needs input values that increase with the code (a positive divisor)")
+        if step == 1:
+            return self
+        with torch.no_grad():
+            t = self.thresholds.cpu()
+            values = input_format.values().to(t.dtype)  # ascending, exact in float32 and wider
+            finite = torch.isfinite(t)
+            first = torch.searchsorted(values, t.contiguous(), right=True)  # first code index above t
+            snapped = torch.div(first + step // 2, step, rounding_mode="floor") * step
+            # a comparison that splits the codes keeps splitting them (never becomes a constant bit)
+            splits = (first > 0) & (first < input_format.num_codes)
+            snapped = torch.where(splits, snapped.clamp(step, input_format.num_codes - step), snapped)
+            below = torch.nextafter(values[:1], values.new_full((1,), -math.inf))
+            table = torch.cat([below, values])  # table[c] = the threshold whose first index above is c
+            new = table[snapped.clamp(0, input_format.num_codes)]
+            self.thresholds = torch.where(finite, new, t).to(device=self.thresholds.device)
+        return self
+
     def encode(self, x: torch.Tensor, flatten: bool = True) -> torch.Tensor:
         """Bits of ``x`` (B, *S): (B, F * num_bits), or (B, *S, num_bits) if not ``flatten``."""
         self._check_input(x)

@@ -195,11 +195,16 @@ class BaseModel(nn.Module, ABC):
 
     def fit_encoder(self, images) -> "BaseModel":
         """Fit the encoder's thresholds on ``images`` (N, *input_shape) (per feature, or per channel over
-        all positions with ``encoder_layout="channels"``); returns self."""
+        all positions with ``encoder_layout="channels"``); returns self. With the override
+        ``encoder_code_step=S`` the thresholds then move onto the input codes' grid of S
+        (:meth:`~difflut.encoders.base.BaseEncoder.snap_to_code_grid_`: cheaper comparators in hardware)."""
         x = self.to_float(images)
         if self.encoder_layout == "channels":
             x = x.movedim(1, -1).reshape(-1, self.input_shape[0])
         self.encoder.fit(x)
+        step = self.config.get("encoder_code_step")
+        if step is not None:
+            self.encoder.snap_to_code_grid_(self.input_format, step)
         return self
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:

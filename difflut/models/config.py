@@ -112,6 +112,12 @@ def _node_kwargs(v):
     return None if v is None else dict(v)
 
 
+def _power_of_two(v):
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1 or v & (v - 1) or v > 1 << 16:
+        raise ValueError(f"must be a power of two in 1..65536, got {v!r}")
+    return v
+
+
 #: every override a zoo model may accept -> its validator (a model lists the ones it accepts)
 OVERRIDE_RULES = {
     "node_input_dim": _choice(NODE_INPUT_DIMS),
@@ -132,6 +138,7 @@ OVERRIDE_RULES = {
     "node_kwargs": _node_kwargs,
     "encoder_budget": _optional_positive_int,
     "reduction_widths": _reduction_widths,
+    "encoder_code_step": _power_of_two,
 }
 
 #: the training options every zoo model starts from (a model's ``defaults`` extend these)
@@ -150,6 +157,7 @@ COMMON_DEFAULTS = dict(
 COMMON_OVERRIDES = (
     "node_input_dim", "encoder_bits", "flip_probability", "grad_stabilization", "residual_init",
     "use_cuda", "hidden_size", "layer_widths", "tau", "regularization", "reg_weight", "node_kwargs",
+    "encoder_code_step",
 )
 
 
