@@ -278,7 +278,8 @@ def cmd_synth(args) -> int:
     from .hw.synth import synthesize
 
     report = synthesize(args.folder, target=args.target, family=args.family, clock_mhz=args.clock_mhz,
-                        jobs=args.jobs, yosys=args.yosys, flatten=args.flatten)
+                        jobs=args.jobs, yosys=args.yosys, flatten=args.flatten,
+                        pnr_timeout=args.pnr_timeout or None)
     t, timing = report["total"], report["timing"]
     fmax = (report.get("pnr") or {}).get("fmax_mhz")
     print(f"{report['design']['top']} on {report['target']} ({report['family']}): {t['luts']:,} LUTs, {t['ffs']:,} FFs, "
@@ -395,6 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--vectors", type=NON_NEGATIVE, default=0, help="use the first N vectors (default: all)")
     s.set_defaults(func=cmd_sim)
 
+    from .hw.synth import DEFAULT_PNR_TIMEOUT
+
     s = sub.add_parser("synth", help="synthesise an exported Verilog folder (yosys, nextpnr): LUTs, FFs, levels, "
                                      "Fmax per module; writes report.json and report.md there")
     s.add_argument("folder")
@@ -409,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--flatten", default="stitch", choices=["stitch", "synth"],
                    help="the total: stitch the modules' mapped netlists (default) or synthesise the flattened "
                         "top again (cross-module optimisation, about twice the time)")
+    s.add_argument("--pnr-timeout", type=float, default=DEFAULT_PNR_TIMEOUT, metavar="SECONDS",
+                   help="stop nextpnr after this long and report place and route as stopped (default 3600; "
+                        "0: no limit)")
     s.set_defaults(func=cmd_synth)
     return p
 

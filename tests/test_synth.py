@@ -10,6 +10,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -170,6 +171,33 @@ def test_ecp5_missed_target_clock_still_reports_fmax(exports, tmp_path):
     pnr = report["pnr"]
     assert pnr["status"] == "ok" and 10 < pnr["fmax_mhz"] < 3000 and pnr["target_clock_mhz"] == 3000
     assert "(target clock 3000 MHz not met)" in (copy / "report.md").read_text()
+
+
+@needs_yosys
+@pytest.mark.skipif(os.name != "posix", reason="a shell script as the fake tool")
+def test_place_and_route_past_its_time_limit_is_stopped_and_reported(exports, tmp_path, monkeypatch):
+    """A router that never converges (as nextpnr on the issue-11 network): stopped at --pnr-timeout, the
+    report says so with the last progress line, the synthesis numbers stand."""
+    fake = _fake_tool(tmp_path / "nextpnr-ecp5", 'if [ "$1" = --version ]; then echo "nextpnr-ecp5 (fake)"; exit 0; fi\n'
+                                                 'echo "Info: Running router2..."\n'
+                                                 'echo "Info:     iter=7 wires=337519 overused=13347 overuse=13829"\n'
+                                                 "exec sleep 60\n")
+    monkeypatch.setattr(synth, "find_nextpnr", lambda target: synth.Tool("nextpnr-ecp5", (fake,), None))
+    copy = tmp_path / "ecp5"
+    shutil.copytree(exports[1], copy, ignore=shutil.ignore_patterns("report.*", "synth"))
+    start = time.perf_counter()
+    report = synthesize(copy, target="ecp5", jobs=2, pnr_timeout=1.0, progress=lambda line: None)
+    pnr = report["pnr"]
+    assert pnr["status"] == "stopped" and pnr["fmax_mhz"] is None and pnr["seconds"] < 30
+    assert "--pnr-timeout" in pnr["reason"] and "iter=7 wires=337519 overused=13347" in pnr["reason"]
+    assert report["total"]["luts"] > 0 and report["timing"]["source"] != "nextpnr Fmax"
+    assert "stopped: not finished after 1 s" in (copy / "report.md").read_text()
+    assert time.perf_counter() - start < 600
+
+
+def test_a_non_positive_pnr_timeout_is_refused(exports):
+    with pytest.raises(SynthError, match="--pnr-timeout must be positive"):
+        synthesize(exports[1], target="ecp5", pnr_timeout=0)
 
 
 # -- bad input and tools ---------------------------------------------------------------------------

@@ -68,6 +68,16 @@ class SynthError(DiffLUTError, RuntimeError):
     """Synthesis cannot run or a tool failed (the message names the log)."""
 
 
+class ToolTimeout(SynthError):
+    """A tool ran past its time limit and was stopped (its log holds what it did until then)."""
+
+
+#: nextpnr's progress lines: router1 ("Info:   1000 |  ..."), router2 ("Info:     iter=3 wires=..."), placer
+_PNR_PROGRESS = re.compile(r"^Info:\s+(\d+ \||iter=\d+|at (initial|iteration) placer|Running router)")
+#: the default limit of place and route (seconds): a design that does not route ends with a report
+DEFAULT_PNR_TIMEOUT = 3600.0
+
+
 # -- the export folder ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ExportDesign:
@@ -204,10 +214,11 @@ class _Runner:
         self._lock = threading.Lock()
         self.stopped = False
 
-    def run(self, tool: Tool, args: list[str], log: str, what: str, full_log: str | None = None) -> str:
+    def run(self, tool: Tool, args: list[str], log: str, what: str, full_log: str | None = None,
+            timeout: float | None = None) -> str:
         """Run ``tool args`` with its output in ``log`` (relative to the folder); returns the output.
         Raises :class:`SynthError` naming the log (``full_log`` where the tool wrote one) when it exits
-        non-zero."""
+        non-zero, :class:`ToolTimeout` when it runs past ``timeout`` seconds (then it is stopped)."""
         log_path = self.folder / log
         with open(log_path, "w") as out:
             try:
@@ -219,7 +230,14 @@ class _Runner:
                 if self.stopped:
                     proc.kill()
                 self._procs.add(proc)
-            code = proc.wait()
+            try:
+                code = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                with self._lock:
+                    self._procs.discard(proc)
+                raise ToolTimeout(f"{tool.label} stopped after {timeout:g} s on {what}; log: {log_path}") from None
             with self._lock:
                 self._procs.discard(proc)
         text = log_path.read_text(errors="replace")
@@ -462,7 +480,7 @@ def _timing(latency: int, clocked: bool, pnr: dict | None, clock_mhz: float | No
 
 def synthesize(folder, *, target: str = "generic", family: str | None = None, clock_mhz: float | None = None,
                jobs: int | None = None, yosys: str | None = None, pnr: bool = True, flatten: str = "stitch",
-               progress: Callable[[str], None] | None = None) -> dict:
+               pnr_timeout: float | None = DEFAULT_PNR_TIMEOUT, progress: Callable[[str], None] | None = None) -> dict:
     """Synthesise the Verilog export in ``folder`` for ``target`` and write ``report.json`` /
     ``report.md`` there; returns the report (docs/hardware.md).
 
@@ -477,6 +495,9 @@ def synthesize(folder, *, target: str = "generic", family: str | None = None, cl
         flatten: how the flattened top (the total) is made: "stitch" (default) joins the modules' mapped
             netlists and removes cells nothing reads; "synth" synthesises the flattened top from the Verilog
             once more (optimisation across module boundaries too, about as long as all modules together).
+        pnr_timeout: seconds nextpnr may run (default 3600; None: no limit). Past it, nextpnr is stopped
+            and the report's place and route says "stopped" with its last progress line (a design that
+            does not route on the device: the router never converges); the synthesis numbers stand.
         progress: called with one line per step (default: print).
 
     Raises :class:`SynthError` for a folder that is not a Verilog export, a missing or failing tool (the
@@ -491,6 +512,8 @@ def synthesize(folder, *, target: str = "generic", family: str | None = None, cl
         raise SynthError(f"--clock-mhz must be positive, got {clock_mhz}")
     if flatten not in FLATTEN_MODES:
         raise SynthError(f"--flatten must be one of {', '.join(FLATTEN_MODES)}, got {flatten!r}")
+    if pnr_timeout is not None and not pnr_timeout > 0:
+        raise SynthError(f"--pnr-timeout must be positive (0 on the command line: no limit), got {pnr_timeout:g}")
     jobs = jobs or os.cpu_count() or 1
     if jobs < 1:
         raise SynthError(f"--jobs must be >= 1, got {jobs}")
@@ -579,8 +602,16 @@ def synthesize(folder, *, target: str = "generic", family: str | None = None, cl
         (folder / report_path).unlink(missing_ok=True)
         try:
             runner.run(pnr_tool, _pnr_args(target, family, f"{SYNTH_DIR}/{flat}.json", report_path,
-                                           clock_mhz or 100.0), log, "place and route")
+                                           clock_mhz or 100.0), log, "place and route", timeout=pnr_timeout)
             pnr_result = dict(_pnr_summary(json.loads((folder / report_path).read_text()), clocked), status="ok")
+        except ToolTimeout:
+            text = (folder / log).read_text(errors="replace")
+            last = next((line.strip() for line in reversed(text.splitlines()) if _PNR_PROGRESS.search(line)),
+                        "no progress line")
+            pnr_result = {"status": "stopped", "fmax_mhz": None, "critical_path_ns": None, "utilization": {},
+                          "reason": f"not finished after {pnr_timeout:g} s (--pnr-timeout); last progress: "
+                                    f"{last[:200]}"}
+            say(f"place and route: stopped after {pnr_timeout:g} s, no Fmax ({last[:120]})")
         except SynthError:
             text = (folder / log).read_text(errors="replace")
             reason = next((line.strip() for line in text.splitlines() if _PNR_FIT.search(line)), None)
