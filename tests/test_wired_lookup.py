@@ -18,6 +18,22 @@ def test_prepared_wiring_holds_the_index_and_its_int32_transpose():
     assert wiring.index is index
     assert wiring.columns.dtype == torch.int32 and wiring.columns.is_contiguous()
     assert torch.equal(wiring.columns.long(), index.t())
+    assert wiring.min_inputs == int(index.max()) + 1 and wiring.k == 5
+    with pytest.raises(ValueError, match="int64 tensor of input indices"):
+        prepare_wiring(index.int())
+    with pytest.raises(ValueError, match="int64 tensor of input indices"):
+        prepare_wiring(index - 1)
+
+
+def test_wired_lookup_refuses_an_input_narrower_than_the_wiring():
+    from difflut.nodes.efd import wired_efd_lookup
+
+    wiring = prepare_wiring(torch.tensor([[0, 7], [3, 1]]))
+    with pytest.raises(ValueError, match=r"x \(batch, >= 8\)"):
+        wired_efd_lookup(torch.rand(4, 7), wiring, torch.rand(2, 4))
+    with pytest.raises(ValueError, match=r"table \(2, 4\)"):
+        wired_efd_lookup(torch.rand(4, 8), wiring, torch.rand(2, 8))
+    assert wired_efd_lookup(torch.rand(4, 8), wiring, torch.rand(2, 4)).shape == (4, 2)
 
 
 @pytest.mark.parametrize("node_type", ["dwn", "dwn_stable", "linear_lut", "probabilistic"])

@@ -75,7 +75,7 @@ class BaseNode(nn.Module):
         return input_index
 
     def forward(self, x: torch.Tensor, wiring=None) -> torch.Tensor:
-        """x (B, num_nodes, k) -> (B, num_nodes); with ``wiring`` (:class:`difflut.nodes.efd.Wiring`), x is a
+        """x (B, num_nodes, k) -> (B, num_nodes); with ``wiring`` (:class:`difflut.nodes.wiring.Wiring`), x is a
         layer's input (B, M) and node n's input j is ``x[:, wiring.index[n, j]]``."""
         if wiring is not None:
             if self.training:

@@ -183,7 +183,11 @@ def wired_efd_lookup(
     Float32 CUDA operands with k <= 8 run the wired kernels of :mod:`difflut.kernels`; otherwise the
     node inputs are gathered and :func:`efd_lookup` runs.
     """
-    if kernels.use_efd_kernel(x, table) and wiring.k <= kernels.efd_extension().max_wired_k:
+    nodes, k = wiring.index.shape
+    if x.dim() != 2 or x.shape[1] < wiring.min_inputs or table.shape != (nodes, 1 << k):
+        raise ValueError(f"wired_efd_lookup expects x (batch, >= {wiring.min_inputs}) and table ({nodes}, {1 << k}); "
+                         f"got {tuple(x.shape)} and {tuple(table.shape)}")
+    if kernels.use_efd_kernel(x, table) and k <= kernels.efd_extension().max_wired_k:
         if weighting not in EFD_WEIGHTINGS:
             raise ValueError(f"EFD weighting must be one of {EFD_WEIGHTINGS}, got {weighting!r}")
         return WiredEFDLookup.apply(x, wiring, table, weighting, hard, float(grad_scale))
