@@ -495,7 +495,7 @@ def test_snapped_thresholds_sit_on_the_grid_and_bits_read_only_the_top_code_bits
     assert bool((enc.thresholds.diff(dim=1)[finite[:, 1:]] >= 0).all())  # still ascending
     # every bit, as a function of the code index, is constant on each aligned block of `step` codes
     tables = enc.hardware_form(fmt).tables  # (F, num_bits, codes) indexed by address
-    by_index = torch.as_tensor(tables)[..., fmt.address(fmt.codes())]
+    by_index = torch.from_numpy(np.array(tables))[..., fmt.address(fmt.codes())]
     blocks = by_index.reshape(*by_index.shape[:2], -1, step)
     assert bool((blocks == blocks[..., :1]).all())
 
