@@ -199,7 +199,7 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
     history, best_acc, best_state = [], -1.0, None
     for epoch in range(1, epochs + 1):
         model.train()
-        start, seen = time.perf_counter(), 0
+        start, cpu_start, seen = time.perf_counter(), time.process_time(), 0
         if fast:
             runner.reset_sums()
             correct, loss_sum = runner.correct, runner.loss_sum
@@ -243,9 +243,11 @@ def train(model, train_images: torch.Tensor, train_labels: torch.Tensor,
         else:
             epoch_loss, epoch_correct = loss_sum.item(), correct.item()  # waits for the device's last step
         seconds = time.perf_counter() - start
+        cpu_cores = (time.process_time() - cpu_start) / seconds  # the host's share of the epoch's steps
         val_acc = evaluate(model, val_images, val_labels)
         record = {"epoch": epoch, "loss": epoch_loss / seen, "train_accuracy": epoch_correct / seen,
-                  "val_accuracy": val_acc, "seconds": seconds, "samples_per_s": seen / seconds}
+                  "val_accuracy": val_acc, "seconds": seconds, "samples_per_s": seen / seconds,
+                  "cpu_cores": cpu_cores}
         history.append(record)
         if on_epoch is not None and main:
             on_epoch(record)
