@@ -46,14 +46,17 @@ class DWNNode(BaseNode):
         self.table = nn.Parameter(torch.empty(num_nodes, 1 << k).uniform_(-1.0, 1.0))
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.clamp:
-            self._clamp_table_()
-        return efd_lookup(x, self.table, weighting=self.efd, hard=True)
+        return efd_lookup(x, **self.efd_lookup_args())
 
     def wired_train_forward(self, x: torch.Tensor, wiring) -> torch.Tensor:
+        return wired_efd_lookup(x, wiring, **self.efd_lookup_args())
+
+    def efd_lookup_args(self) -> dict:
+        """The arguments of this node's training lookup (the table clamped first when ``clamp``):
+        ``table``, ``weighting``, ``hard``, ``grad_scale``."""
         if self.clamp:
             self._clamp_table_()
-        return wired_efd_lookup(x, wiring, self.table, weighting=self.efd, hard=True)
+        return dict(table=self.table, weighting=self.efd, hard=True, grad_scale=1.0)
 
     def corner_scores(self) -> torch.Tensor:
         return self.table
@@ -109,12 +112,15 @@ class DWNStableNode(BaseNode):
         self.logits = nn.Parameter(0.1 * torch.randn(num_nodes, 1 << k))
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
-        table = torch.sigmoid(self.logits)
-        return efd_lookup(x, table, weighting="paper", hard=False, grad_scale=self.gradient_scale)
+        return efd_lookup(x, **self.efd_lookup_args())
 
     def wired_train_forward(self, x: torch.Tensor, wiring) -> torch.Tensor:
-        table = torch.sigmoid(self.logits)
-        return wired_efd_lookup(x, wiring, table, weighting="paper", hard=False, grad_scale=self.gradient_scale)
+        return wired_efd_lookup(x, wiring, **self.efd_lookup_args())
+
+    def efd_lookup_args(self) -> dict:
+        """The arguments of this node's training lookup: ``table`` (the sigmoid of the logits),
+        ``weighting``, ``hard``, ``grad_scale``."""
+        return dict(table=torch.sigmoid(self.logits), weighting="paper", hard=False, grad_scale=self.gradient_scale)
 
     def corner_scores(self) -> torch.Tensor:
         return self.logits
