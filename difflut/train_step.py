@@ -15,6 +15,8 @@ PyTorch's CUDA-graph notes require.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -47,8 +49,12 @@ DDP_WARMUP = 11
 
 def wrap_ddp(net: nn.Module, device: torch.device) -> nn.Module:
     """``net`` in ``DistributedDataParallel`` (one device per process), built on a side stream on a CUDA
-    device so that its step can be captured in a CUDA graph."""
-    ddp = torch.nn.parallel.DistributedDataParallel
+    device so that its step can be captured in a CUDA graph.
+
+    Buffers (wirings, encoder thresholds) are sent from rank 0 once, when DDP is built, and never again:
+    training does not change them, and a broadcast before every forward would rewrite them in place,
+    invalidating what is cached from them (a layer's prepared wiring) inside a graph capture."""
+    ddp = functools.partial(torch.nn.parallel.DistributedDataParallel, broadcast_buffers=False)
     if device.type != "cuda":
         return ddp(net)
     stream = torch.cuda.Stream()
