@@ -13,7 +13,7 @@ std::vector<torch::Tensor> wired_backward_cuda(torch::Tensor grad, torch::Tensor
                                                double scale);
 torch::Tensor split_bf16_cuda(torch::Tensor a, int64_t parts);
 
-constexpr int64_t kMaxWiredK = 8;  // the wired kernels' table-gradient tile fits in shared memory up to k = 8
+int64_t wired_max_k();  // wired_lookup_cuda.cu: k limit of the wired kernels and of the table-gradient tile
 
 static void check(const torch::Tensor& t, const char* name, c10::ScalarType dtype, int64_t dim) {
   TORCH_CHECK(t.is_cuda(), name, " must be a CUDA tensor");
@@ -56,7 +56,7 @@ std::vector<torch::Tensor> wired_forward(torch::Tensor x, torch::Tensor columns,
   check(columns, "columns", torch::kInt32, 2);
   check(table, "table", torch::kFloat32, 2);
   const int64_t k = columns.size(0);
-  TORCH_CHECK(k >= 1 && k <= kMaxWiredK, "k must be in 1..", kMaxWiredK, ", got ", k);
+  TORCH_CHECK(k >= 1 && k <= wired_max_k(), "k must be in 1..", wired_max_k(), ", got ", k);
   TORCH_CHECK(table.size(0) == columns.size(1) && table.size(1) == (int64_t(1) << k),
               "table must be (N, 2**k) = (", columns.size(1), ", ", (int64_t(1) << k), ")");
   TORCH_CHECK(x.device() == table.device() && x.device() == columns.device(), "operands must share a device");
@@ -73,7 +73,7 @@ std::vector<torch::Tensor> wired_backward(torch::Tensor grad, torch::Tensor addr
   check(address, "address", torch::kInt32, 2);
   check(columns, "columns", torch::kInt32, 2);
   const int64_t k = columns.size(0);
-  TORCH_CHECK(k >= 1 && k <= kMaxWiredK, "k must be in 1..", kMaxWiredK, ", got ", k);
+  TORCH_CHECK(k >= 1 && k <= wired_max_k(), "k must be in 1..", wired_max_k(), ", got ", k);
   TORCH_CHECK(grad.sizes() == address.sizes(), "grad and address must have the same shape");
   TORCH_CHECK(columns.size(1) == grad.size(1), "columns must be (k, N)");
   TORCH_CHECK(inputs >= 0, "inputs must be >= 0");
@@ -101,6 +101,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("wired_backward", &wired_backward,
         "wired EFD lookup backward: (grad, address, factors, columns, inputs, need_x, need_table, scale) "
         "-> [grad_x, grad_table]");
-  m.attr("max_wired_k") = kMaxWiredK;
+  m.attr("max_wired_k") = wired_max_k();
   m.def("split_bf16", &split_bf16, "(a float32, parts) -> (parts, *a.shape) bfloat16 parts summing to a");
 }

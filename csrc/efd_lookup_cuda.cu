@@ -15,7 +15,6 @@
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kMaxTiledK = 8;  // the table-gradient tile (32 nodes x 2**k floats) fits in shared memory
 
 __global__ void efd_forward_kernel(const float* __restrict__ x, const float* __restrict__ table,
                                    float* __restrict__ out, int32_t* __restrict__ address,
@@ -53,7 +52,8 @@ int blocks_for(int64_t total) { return int((total + kThreads - 1) / kThreads); }
 }  // namespace
 
 void table_grad_cuda(const torch::Tensor& grad, const torch::Tensor& address, torch::Tensor& grad_table, int k,
-                     double scale);
+                     double scale);  // wired_lookup_cuda.cu, for k <= wired_max_k()
+int64_t wired_max_k();
 
 std::vector<torch::Tensor> efd_forward_cuda(torch::Tensor x, torch::Tensor table, bool hard) {
   const at::cuda::CUDAGuard guard(x.device());
@@ -79,7 +79,7 @@ std::vector<torch::Tensor> efd_backward_cuda(torch::Tensor grad, torch::Tensor a
   torch::Tensor grad_x, grad_table;
   if (need_x) grad_x = torch::empty({batch, nodes, k}, grad.options());
   if (need_table) grad_table = torch::zeros({nodes, table_size}, grad.options());
-  const bool tiled = need_table && k <= kMaxTiledK;  // table gradient by the shared-memory tile kernel
+  const bool tiled = need_table && k <= wired_max_k();  // table gradient by the shared-memory tile kernel
   if (total > 0 && (need_x || (need_table && !tiled))) {
     efd_backward_kernel<<<blocks_for(total), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
         grad.data_ptr<float>(), address.data_ptr<int32_t>(), need_x ? factors.data_ptr<float>() : nullptr,

@@ -19,7 +19,8 @@
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kFactorStride = 8;             // floats per factors entry (k <= 8, padded)
+constexpr int kMaxK = 8;                     // k limit of these kernels (wired_max_k)
+constexpr int kFactorStride = kMaxK;         // floats per factors entry (padded to one 32-byte sector)
 constexpr int64_t kSharedFloats = 12288;     // 48 KB of shared memory for a sample's row
 constexpr int64_t kMinBlocks = 1024;         // split the nodes into chunks until there are this many blocks
 constexpr int kTileNodes = 32;               // nodes per table-gradient block (one warp's width)
@@ -120,6 +121,9 @@ __global__ void table_grad_kernel(const float* __restrict__ grad, const int32_t*
 }
 
 }  // namespace
+
+// The largest k of the wired kernels and of the table-gradient tile (also used by efd_lookup_cuda.cu).
+int64_t wired_max_k() { return kMaxK; }
 
 // Shared with efd_lookup_cuda.cu: grad_table (N, 2**k), zeroed, += scale * grad at each (b, n)'s address.
 void table_grad_cuda(const torch::Tensor& grad, const torch::Tensor& address, torch::Tensor& grad_table, int k,
