@@ -1,7 +1,18 @@
 """Fixtures shared by the test modules."""
 
+from pathlib import Path
+
 import pytest
 import torch
+
+#: the datasets folder beside the project (CI has it; only MNIST is bundled with the package)
+SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    """:data:`SHARED_DATASETS`, the datasets folder beside the project (it may be absent)."""
+    return SHARED_DATASETS
 
 
 @pytest.fixture(scope="module")

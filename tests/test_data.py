@@ -3,7 +3,6 @@
 import gzip
 import os
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +10,6 @@ import torch
 
 from difflut.data import DatasetFileError, load_cifar10, load_dataset, load_fashion_mnist, load_mnist, read_idx
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
 def test_bundled_mnist_test_split_matches_published_counts():
@@ -86,9 +84,10 @@ def test_bad_split_and_name():
         load_dataset("imagenet")
 
 
-@pytest.mark.skipif(not (SHARED / "fashion-mnist").is_dir(), reason="shared datasets not beside the project")
-def test_real_fashion_mnist_from_shared():
-    x, y = load_fashion_mnist("test", data_dir=SHARED)
+def test_real_fashion_mnist_from_shared(shared_datasets):
+    if not (shared_datasets / "fashion-mnist").is_dir():
+        pytest.skip("shared datasets not beside the project")
+    x, y = load_fashion_mnist("test", data_dir=shared_datasets)
     assert x.shape == (10000, 28, 28)
     assert torch.bincount(y).tolist() == [1000] * 10
 

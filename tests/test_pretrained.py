@@ -19,26 +19,23 @@ from difflut.models.budget import luts_estimate
 RECIPE = "tests/test_pretrained.py: 2 epochs on 3,000 training images, batch 128, seed 1"
 
 
-#: the datasets folder beside the project (CI has it; only MNIST is bundled with the package)
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-
-
-def held_out_split(dataset: str):
-    """The whole test split of ``dataset`` (as found by DIFFLUT_DATA, else from :data:`SHARED`); skip if it
-    is in neither place."""
+def held_out_split(dataset: str, shared: Path):
+    """The whole test split of ``dataset`` (as found by DIFFLUT_DATA, else in the folder ``shared``); skip if
+    it is in neither place."""
     try:
         return load_dataset(dataset, "test")
     except FileNotFoundError as e:
-        if (SHARED / dataset.replace("_", "-")).is_dir():
-            return load_dataset(dataset, "test", data_dir=SHARED)
+        if (shared / dataset.replace("_", "-")).is_dir():
+            return load_dataset(dataset, "test", data_dir=shared)
         pytest.skip(f"{dataset} test set not available (set DIFFLUT_DATA): {str(e).splitlines()[0]}")
 
 
-def check_shipped(name: str) -> None:
-    """The shipped file of ``name``: compact, small, its metadata consistent and its accuracy reproduced."""
+def check_shipped(name: str, shared: Path) -> None:
+    """The shipped file of ``name``: compact, small, its metadata consistent and its accuracy reproduced on
+    the test split (bundled, or in the folder ``shared``)."""
     info = shipped.pretrained_info(name)
     assert info["compact"] and info["bytes"] <= shipped.MAX_BYTES
-    images, labels = held_out_split(info["dataset"])
+    images, labels = held_out_split(info["dataset"], shared)
     assert info["test_images"] == len(labels)
     model = get_model(name, pretrained=True)
     assert not model.training and model.model_name == name
@@ -51,8 +48,8 @@ NO_SHIPPED = pytest.param(None, marks=pytest.mark.skip(
 
 
 @pytest.mark.parametrize("name", shipped.pretrained_names() or [NO_SHIPPED])
-def test_shipped_model_reproduces_its_accuracy(name):
-    check_shipped(name)
+def test_shipped_model_reproduces_its_accuracy(name, shared_datasets):
+    check_shipped(name, shared_datasets)
 
 
 def test_only_registered_models_are_shipped():
@@ -80,8 +77,8 @@ def with_tiny(folder, trained_tiny_lut):
     return folder / "mnist_lut_tiny.pt"
 
 
-def test_get_model_pretrained_loads_the_shipped_model(with_tiny, trained_tiny_lut):
-    check_shipped("mnist_lut_tiny")
+def test_get_model_pretrained_loads_the_shipped_model(with_tiny, trained_tiny_lut, shared_datasets):
+    check_shipped("mnist_lut_tiny", shared_datasets)
     model = get_model("mnist_lut_tiny", pretrained=True)
     images = load_mnist("test")[0][:2000]
     assert torch.equal(model.class_scores(images), trained_tiny_lut.class_scores(images))
@@ -96,13 +93,13 @@ def test_get_model_pretrained_loads_the_shipped_model(with_tiny, trained_tiny_lu
     assert model_info("mnist_lut_small")["pretrained"] is None
 
 
-def test_a_wrong_recorded_accuracy_is_caught(with_tiny):
+def test_a_wrong_recorded_accuracy_is_caught(with_tiny, shared_datasets):
     ckpt = torch.load(with_tiny, weights_only=True)
     ckpt["metadata"].update(test_correct=ckpt["metadata"]["test_correct"] + 1,
                             test_accuracy=round((ckpt["metadata"]["test_correct"] + 1) / 100, 4))
     torch.save(ckpt, with_tiny)
     with pytest.raises(AssertionError, match="shipped accuracy .* is not reproduced"):
-        check_shipped("mnist_lut_tiny")
+        check_shipped("mnist_lut_tiny", shared_datasets)
 
 
 @pytest.mark.parametrize("change,message", [
@@ -187,10 +184,9 @@ def test_cli_compact_and_pretrained(trained_tiny_lut, tmp_path):
 
 
 def test_a_dataset_that_is_not_here_skips_with_its_reason(monkeypatch, tmp_path):
-    monkeypatch.setattr(sys.modules[__name__], "SHARED", tmp_path)
     monkeypatch.setenv("DIFFLUT_DATA", str(tmp_path))  # an empty folder: no Fashion-MNIST (not bundled)
     with pytest.raises(pytest.skip.Exception, match="fashion_mnist test set not available"):
-        held_out_split("fashion_mnist")
+        held_out_split("fashion_mnist", tmp_path)
 
 
 def test_bench_pareto_records_a_trained_checkpoint_with_its_synth_report(trained_tiny_lut, tmp_path):
