@@ -8,7 +8,15 @@
 //          out[b, n] = table[n, u] (or [table[n, u] >= 0] as 0/1 when hard), address[b, n] = u.
 // input gradient: grad_x[b, columns[j, n]] += (scale * grad[b, n]) * factors[n, u, j] (factors padded to
 //          kFactorStride floats per entry, one 32-byte sector): the products of the unwired path, summed
-//          with shared-memory atomics (float rounding differs only; global atomics measured slower).
+//          in shared memory. Where the row fits twice (M <= kSharedFloats / 2) and a block adds at most
+//          kMaxFixedTerms products, in fixed point: each product scaled by the block's power of two 2**s
+//          (s from a bound on |product| * products, so that every partial sum stays below 2**46), rounded
+//          to an integer c, and c's high part (c >> 16) and low 16 bits added to two int32 rows with native
+//          integer atomics (float atomics in shared memory are compare-and-swap loops); the sum is exact,
+//          so the result does not depend on the order of the additions (deterministic when one block holds
+//          a sample's nodes), and equals the float sum up to the rounding of each product to 2**-s.
+//          Otherwise float atomics (a non-finite bound also takes them, to keep inf/nan as the torch
+//          path does). Global atomics for the whole row measured slower.
 // table gradient (also used by the unwired path, efd_lookup_cuda.cu): a block holds a tile of 32 nodes'
 //          tables in shared memory, accumulates scale * grad[b, n] at address[b, n] over a chunk of the
 //          batch, then adds the tile to grad_table (global atomics, one per entry and chunk).
@@ -26,10 +34,15 @@ constexpr int64_t kMinBlocks = 1024;         // split the nodes into chunks unti
 constexpr int kTileNodes = 32;               // nodes per table-gradient block (one warp's width)
 constexpr int kTileRows = 8;                 // warps per table-gradient block, each on its own samples
 constexpr int64_t kChunkRows = 256;          // samples per table-gradient block
+constexpr int64_t kMaxFixedTerms = 65535;    // products per block in fixed point: the low-part sums fit uint32
+constexpr int kFixedBits = 46;               // fixed-point partial sums stay below 2**46 (high parts: int32)
 
 struct Layout {
   int64_t batch, chunk, chunks;  // blocks: batch x chunks, each on `chunk` nodes of one sample
   bool shared;                   // the sample's row in shared memory
+  bool fixed(int64_t inputs, int k) const {  // the input gradient in fixed point (two int32 rows)
+    return shared && 2 * inputs <= kSharedFloats && chunk * k <= kMaxFixedTerms;
+  }
   dim3 grid() const { return dim3(unsigned(batch), unsigned(chunks)); }
   size_t shared_bytes(int64_t inputs) const { return shared ? size_t(inputs) * sizeof(float) : 0; }
 };
@@ -93,6 +106,72 @@ __global__ void wired_input_grad_kernel(const float* __restrict__ grad, const in
       if (store) out[m] = sum[m];  // the only node chunk of this sample
       else if (sum[m] != 0.f) atomicAdd(out + m, sum[m]);
     }
+  }
+}
+
+// The input gradient of one block in fixed point (see the top); `factor_max` -> max |factors| (device scalar).
+__global__ void wired_input_grad_fixed_kernel(const float* __restrict__ grad, const int32_t* __restrict__ address,
+                                              const float* __restrict__ factors, const int32_t* __restrict__ columns,
+                                              const float* __restrict__ factor_max, float* __restrict__ grad_x,
+                                              int64_t nodes, int64_t inputs, int k, float scale, int64_t chunk,
+                                              bool store) {
+  extern __shared__ int32_t rows[];  // high parts [inputs], low parts [inputs] (uint32); or one float row
+  __shared__ float warp_max[kThreads / 32];
+  int32_t* high = rows;
+  uint32_t* low = reinterpret_cast<uint32_t*>(rows + inputs);
+  const int64_t b = blockIdx.x;
+  const int64_t first = blockIdx.y * chunk, last = min(nodes, first + chunk);
+  for (int64_t m = threadIdx.x; m < 2 * inputs; m += blockDim.x) rows[m] = 0;
+  float most = 0.f;  // max |grad| of the chunk, nan if any is nan
+  for (int64_t n = first + threadIdx.x; n < last; n += blockDim.x) {
+    const float a = fabsf(grad[b * nodes + n]);
+    most = (a > most || a != a) ? a : most;
+  }
+  for (int offset = 16; offset > 0; offset >>= 1) {
+    const float other = __shfl_xor_sync(0xffffffffu, most, offset);
+    most = (other > most || other != other) ? other : most;
+  }
+  if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = most;
+  __syncthreads();
+  float bound = 0.f;  // >= |product| * products of this block
+  for (int w = 0; w < int(blockDim.x / 32); ++w) bound = (warp_max[w] > bound || warp_max[w] != warp_max[w]) ? warp_max[w] : bound;
+  bound *= fabsf(scale) * *factor_max * float((last - first) * k);
+  if (bound < INFINITY) {  // false for inf and nan
+    int exponent;
+    frexpf(bound, &exponent);  // bound < 2**exponent
+    const int shift = min(kFixedBits - exponent, 127);
+    const float to_fixed = exp2f(float(shift));
+    for (int64_t n = first + threadIdx.x; n < last; n += blockDim.x) {
+      const int64_t i = b * nodes + n;
+      const float g = grad[i] * scale;
+      const float* f = factors + ((n << k) + address[i]) * kFactorStride;
+      for (int j = 0; j < k; ++j) {
+        const long long c = __float2ll_rn(g * f[j] * to_fixed);
+        const int32_t m = columns[j * nodes + n];
+        atomicAdd(high + m, int32_t(c >> 16));
+        atomicAdd(low + m, uint32_t(c & 0xffff));
+      }
+    }
+    __syncthreads();
+    for (int64_t m = threadIdx.x; m < inputs; m += blockDim.x) {
+      const long long total = (long long)high[m] * 65536 + (long long)low[m];
+      const float v = float(ldexp(double(total), -shift));
+      if (store) grad_x[b * inputs + m] = v;
+      else if (v != 0.f) atomicAdd(grad_x + b * inputs + m, v);
+    }
+    return;
+  }
+  float* sum = reinterpret_cast<float*>(rows);  // zero bits: 0.f
+  for (int64_t n = first + threadIdx.x; n < last; n += blockDim.x) {
+    const int64_t i = b * nodes + n;
+    const float g = grad[i] * scale;
+    const float* f = factors + ((n << k) + address[i]) * kFactorStride;
+    for (int j = 0; j < k; ++j) atomicAdd(sum + columns[j * nodes + n], g * f[j]);
+  }
+  __syncthreads();
+  for (int64_t m = threadIdx.x; m < inputs; m += blockDim.x) {
+    if (store) grad_x[b * inputs + m] = sum[m];
+    else if (sum[m] != 0.f) atomicAdd(grad_x + b * inputs + m, sum[m]);
   }
 }
 
@@ -167,7 +246,15 @@ std::vector<torch::Tensor> wired_backward_cuda(torch::Tensor grad, torch::Tensor
     const Layout l = layout(batch, nodes, inputs);
     const bool store = l.shared && l.chunks == 1;
     grad_x = store ? torch::empty({batch, inputs}, grad.options()) : torch::zeros({batch, inputs}, grad.options());
-    if (batch * nodes > 0) {
+    if (batch * nodes > 0 && l.fixed(inputs, k)) {
+      const auto factor_max = factors.abs().amax();
+      wired_input_grad_fixed_kernel<<<l.grid(), kThreads, 2 * l.shared_bytes(inputs),
+                                      at::cuda::getCurrentCUDAStream()>>>(
+          grad.data_ptr<float>(), address.data_ptr<int32_t>(), factors.data_ptr<float>(),
+          columns.data_ptr<int32_t>(), factor_max.data_ptr<float>(), grad_x.data_ptr<float>(), nodes, inputs, k,
+          float(scale), l.chunk, store);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    } else if (batch * nodes > 0) {
       auto kernel = l.shared ? wired_input_grad_kernel<true> : wired_input_grad_kernel<false>;
       kernel<<<l.grid(), kThreads, l.shared_bytes(inputs), at::cuda::getCurrentCUDAStream()>>>(
           grad.data_ptr<float>(), address.data_ptr<int32_t>(), factors.data_ptr<float>(),
