@@ -1,6 +1,6 @@
 // Python binding of DiffLUT's CUDA kernels: the fused EFD table lookup (efd_lookup_cuda.cu, wired_lookup_cuda.cu;
 // semantics: difflut/nodes/efd.py, EFDLookup and WiredEFDLookup) and the bfloat16 split of the learnable
-// mapping's gradient product (split_bf16_cuda.cu; difflut/layers/learnable_layer.py). They compute the values
+// mapping's gradient product (split_parts_cuda.cu; difflut/layers/learnable_layer.py). They compute the values
 // of the torch implementations.
 #include <torch/extension.h>
 
@@ -12,6 +12,7 @@ std::vector<torch::Tensor> wired_backward_cuda(torch::Tensor grad, torch::Tensor
                                                torch::Tensor columns, int64_t inputs, bool need_x, bool need_table,
                                                double scale);
 torch::Tensor split_bf16_cuda(torch::Tensor a, int64_t parts);
+torch::Tensor split_f16_scaled_cuda(torch::Tensor a, torch::Tensor scale);
 
 int64_t wired_max_k();  // wired_lookup_cuda.cu: k limit of the wired kernels and of the table-gradient tile
 
@@ -93,6 +94,17 @@ torch::Tensor split_bf16(torch::Tensor a, int64_t parts) {
   return split_bf16_cuda(a, parts);
 }
 
+// a (K, M) float32, scale (M,) float32 powers of two -> (2, K, M) float16 whose float sum is a * scale
+// (column-wise) up to ~2**-22 relative
+torch::Tensor split_f16_scaled(torch::Tensor a, torch::Tensor scale) {
+  TORCH_CHECK(a.is_cuda() && a.scalar_type() == torch::kFloat32 && a.is_contiguous() && a.dim() == 2,
+              "a must be a contiguous 2-d float32 CUDA tensor");
+  TORCH_CHECK(scale.device() == a.device() && scale.scalar_type() == torch::kFloat32 && scale.is_contiguous() &&
+                  scale.dim() == 1 && scale.size(0) == a.size(1),
+              "scale must be a contiguous float32 vector of a's columns, on a's device");
+  return split_f16_scaled_cuda(a, scale);
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &efd_forward, "EFD lookup forward: (x, table, hard) -> [out, address]");
   m.def("backward", &efd_backward,
@@ -103,4 +115,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         "-> [grad_x, grad_table]");
   m.attr("max_wired_k") = wired_max_k();
   m.def("split_bf16", &split_bf16, "(a float32, parts) -> (parts, *a.shape) bfloat16 parts summing to a");
+  m.def("split_f16_scaled", &split_f16_scaled,
+        "(a (K, M) float32, scale (M,)) -> (2, K, M) float16 parts summing to a * scale");
 }

@@ -6,9 +6,10 @@ The fused EFD lookup (:class:`difflut.nodes.efd.EFDLookup`, used by the ``dwn`` 
 wiring inside the kernel) run these kernels for float32 CUDA tensors; otherwise the torch
 implementation runs, which computes the same values. Forward outputs are bit-identical
 between the two, and so are the unwired lookup's input gradients; table gradients and the wired
-lookup's input gradients are sums in another order (float rounding only). A third kernel splits
-the learnable mapping's float32 gradient into bfloat16 parts in one pass
-(:func:`difflut.layers.learnable_layer.split_bf16_tn`), the same parts as its torch ops.
+lookup's input gradients are sums in another order (float rounding only; in fixed point, exact, where a
+sample's row fits in shared memory). Two more kernels split the learnable mapping's float32 gradient
+into 16-bit parts in one pass (:func:`difflut.layers.learnable_layer.split_tn`), the same parts as its
+torch ops.
 
 The extension compiles once per machine (about a minute; needs nvcc and ninja) into
 torch's extension cache. ``DIFFLUT_CUDA_KERNELS=0`` turns the kernels off.
@@ -26,7 +27,7 @@ import torch
 from .resources import find_folder
 
 _NAME = "difflut_efd_lookup"
-_SOURCES = ("efd_lookup.cpp", "efd_lookup_cuda.cu", "wired_lookup_cuda.cu", "split_bf16_cuda.cu")
+_SOURCES = ("efd_lookup.cpp", "efd_lookup_cuda.cu", "wired_lookup_cuda.cu", "split_parts_cuda.cu")
 _state: dict = {}
 
 

@@ -139,20 +139,20 @@ def _rel(a, b):
 
 @cuda
 @pytest.mark.parametrize("binary", [True, False])
-def test_split_bf16_product_has_float32_accuracy(binary):
-    from difflut.layers.learnable_layer import split_bf16_tn
+def test_split_product_has_float32_accuracy(binary):
+    from difflut.layers.learnable_layer import split_tn
 
     gen = torch.Generator().manual_seed(int(binary))
     a = torch.randn(300, 70, generator=gen) * 1e-3
     b = (torch.rand(300, 50, generator=gen) < 0.5).float() if binary else torch.rand(300, 50, generator=gen)
     ref = a.double().T @ b.double()
-    out = split_bf16_tn(a.cuda(), b.cuda()).cpu()
+    out = split_tn(a.cuda(), b.cuda()).cpu()
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
     assert _rel(out, ref) < 5e-6
-    if binary:  # b exact in bfloat16: the one-part product of b gives the same accuracy
-        assert _rel(split_bf16_tn(a.cuda(), b.cuda(), b_binary=True).cpu(), ref) < 5e-6
+    if binary:  # b exact in float16: two scaled float16 parts of a give the same accuracy
+        assert _rel(split_tn(a.cuda(), b.cuda(), b_binary=True).cpu(), ref) < 5e-6
     else:  # negative: treating a non-binary b as exact loses its low bits
-        assert _rel(split_bf16_tn(a.cuda(), b.cuda(), b_binary=True).cpu(), ref) > 5e-5
+        assert _rel(split_tn(a.cuda(), b.cuda(), b_binary=True).cpu(), ref) > 5e-5
     # negative: one bfloat16 product (no split) is far off the 2e-6 bound
     plain = torch.mm(a.cuda().bfloat16().T, b.cuda().bfloat16(), out_dtype=torch.float32).cpu()
     assert _rel(plain, ref) > 5e-5
@@ -167,6 +167,27 @@ def test_split_kernel_gives_the_parts_of_the_torch_ops_bit_for_bit(monkeypatch):
     assert fused.dtype == torch.bfloat16 and fused.shape == (3, 123, 77)
     assert torch.equal(fused, reference)
     assert _rel(fused[0].float() + fused[1].float() + fused[2].float(), a) < 1e-6
+    a[:, 5], a[:, 6] = 0, 1e-42  # a zero column, a subnormal one
+    (fused, fused_scale), (reference, scale) = _both(monkeypatch, lambda: learnable_layer._f16_scaled_parts(a))
+    assert fused.dtype == torch.float16 and fused.shape == (2, 123, 77)
+    assert torch.equal(fused, reference) and torch.equal(fused_scale, scale)
+
+
+def test_scaled_float16_parts_keep_22_bits_of_every_column():
+    """The torch ops of the binary product's split (CPU): columns of any magnitude (a zero and a subnormal
+    one too) scaled into float16's range by powers of two, two parts ~2**-22 relative to the column."""
+    from difflut.layers.learnable_layer import _f16_scaled_parts
+
+    a = torch.randn(200, 7, generator=torch.Generator().manual_seed(0))
+    a = a * torch.tensor([1e-30, 1e30, 1.0, 0.0, 1e-42, 3e-5, 7.0])
+    parts, scale = _f16_scaled_parts(a)
+    assert parts.dtype == torch.float16 and parts.shape == (2, 200, 7) and torch.isfinite(parts).all()
+    assert torch.equal(torch.frexp(scale)[0], torch.full((7,), 0.5))  # powers of two: unscaling is exact
+    scaled = a.double() * scale.double()
+    assert scaled.abs().max() < 2**14 and scaled[:, [0, 1, 2, 5, 6]].abs().amax(0).min() >= 2**13
+    error = (parts[0].double() + parts[1].double() - scaled).abs().amax(0)
+    assert (error <= 2**-21 * scaled.abs().amax(0)).all()
+    assert (parts[0].double() - scaled).abs().amax() > 2**-13  # negative: one float16 part is far coarser
 
 
 def _issue_model():
@@ -333,7 +354,7 @@ def test_wired_kernel_matches_the_gathered_torch_lookup(monkeypatch, k, hard, we
 
 @cuda
 @pytest.mark.parametrize("nodes,inputs,batch", [(200, 97, 20), (3000, 97, 2000), (3000, 97, 20), (301, 8000, 5),
-                                                (12000, 97, 1024), (301, 13000, 5)],
+                                                (12000, 2000, 1024), (301, 13000, 5)],
                          ids=["one-chunk-per-sample", "large-batch", "chunks-in-fixed-point", "row-in-float",
                               "products-beyond-fixed-point", "row-beyond-shared-memory"])
 def test_wired_kernel_in_each_launch_layout_matches_the_gathered_torch_lookup(monkeypatch, nodes, inputs, batch):

@@ -19,7 +19,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SIM_DATA = ("tb_difflut.py", "run_sim.py", "README.md")
-CSRC_DATA = ("efd_lookup.cpp", "efd_lookup_cuda.cu", "wired_lookup_cuda.cu", "split_bf16_cuda.cu")
+CSRC_DATA = ("efd_lookup.cpp", "efd_lookup_cuda.cu", "wired_lookup_cuda.cu", "split_parts_cuda.cu")
 MNIST = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
          "t10k-labels-idx1-ubyte.gz")
 #: a file in the copy of the tree standing for a shipped trained model (difflut/models/pretrained/*.pt)

@@ -37,7 +37,7 @@ class HardSelect(torch.autograd.Function):
             grad_x = grad @ torch.softmax(logits / ctx.tau, dim=-1).to(grad.dtype)
         if ctx.needs_input_grad[1]:
             if grad.is_cuda and grad.dtype == torch.float32 and x.dtype == torch.float32 and _mm_out_dtype_works():
-                grad_logits = split_bf16_tn(grad, x, b_binary=ctx.binary).to(logits.dtype)
+                grad_logits = split_tn(grad, x, b_binary=ctx.binary).to(logits.dtype)
             else:
                 grad_logits = (grad.T @ x.to(grad.dtype)).to(logits.dtype)
         return grad_x, grad_logits, None, None
@@ -47,11 +47,15 @@ _MM_OUT_DTYPE: list[bool] = []
 
 
 def _mm_out_dtype_works() -> bool:
-    """Whether this torch has ``torch.mm(..., out_dtype=torch.float32)`` for bfloat16 CUDA operands (probed once)."""
+    """Whether this torch has ``torch.mm(..., out_dtype=torch.float32)`` for bfloat16 and float16 CUDA operands
+    (probed once)."""
     if not _MM_OUT_DTYPE:
         try:
-            one = torch.ones(1, 1, dtype=torch.bfloat16, device="cuda")
-            _MM_OUT_DTYPE.append(torch.mm(one, one, out_dtype=torch.float32).dtype == torch.float32)
+            ok = True
+            for dtype in (torch.bfloat16, torch.float16):
+                one = torch.ones(1, 1, dtype=dtype, device="cuda")
+                ok = ok and torch.mm(one, one, out_dtype=torch.float32).dtype == torch.float32
+            _MM_OUT_DTYPE.append(ok)
         except (TypeError, RuntimeError):
             _MM_OUT_DTYPE.append(False)
     return _MM_OUT_DTYPE[0]
@@ -71,19 +75,40 @@ def _bf16_parts(t: torch.Tensor, parts: int) -> torch.Tensor:
     return torch.stack(out)
 
 
-def split_bf16_tn(a: torch.Tensor, b: torch.Tensor, b_binary: bool = False) -> torch.Tensor:
-    """``a.T @ b`` for float32 CUDA ``a`` (K, M), ``b`` (K, N) -> float32 (M, N), on bfloat16 tensor cores.
+def _f16_scaled_parts(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``t`` (K, M) float32 -> ``(parts, scale)``: ``scale`` (M,) the powers of two that put each column's
+    largest magnitude in [2**13, 2**14) (at most 2**127), ``parts`` (2, K, M) float16 with
+    ``parts[0] = f16(t * scale)`` and ``parts[1] = f16(t * scale - parts[0])`` (nearest even): their float32
+    sum is ``t * scale`` up to ~2**-22 relative, far inside float16's range. One CUDA kernel pass where
+    DiffLUT's kernels are available, else torch ops with the same values."""
+    _, exponent = torch.frexp(torch.linalg.vector_norm(t, ord=float("inf"), dim=0))
+    scale = torch.ldexp(t.new_ones(t.shape[1]), (14 - exponent).clamp(max=127))
+    if t.is_cuda and kernels.efd_extension() is not None:
+        return kernels.efd_extension().split_f16_scaled(t.contiguous(), scale), scale
+    scaled = t * scale
+    high = scaled.half()
+    return torch.stack([high, (scaled - high.float()).half()]), scale
 
-    ``a`` is split into three bfloat16 parts and ``b`` into two (one, exact, when ``b_binary``: every
-    entry is 0 or 1, as the encoder's bits the first layer reads); every product is exact and the
-    parts are summed inside one product over the stacked (parts * K) dimension, accumulated in float32:
-    the result equals the float32 product up to float32 rounding (relative error ~1e-6 of
-    ``|a|.T @ |b|``), at the tensor cores' rate instead of float32's (docs/cuda.md).
+
+def split_tn(a: torch.Tensor, b: torch.Tensor, b_binary: bool = False) -> torch.Tensor:
+    """``a.T @ b`` for float32 CUDA ``a`` (K, M), ``b`` (K, N) -> float32 (M, N), on 16-bit tensor cores with
+    float32 accuracy: every product of parts is exact and the parts are summed inside one product over the
+    stacked (parts * K) dimension, accumulated in float32 (docs/cuda.md).
+
+    ``b_binary`` (every entry of ``b`` is 0 or 1, as the encoder's bits the first layer reads; exact in
+    float16): ``a``'s columns are scaled by powers of two and split into two float16 parts, and the result
+    unscaled (exact), ~2**-22 relative per entry of ``a``. Otherwise ``a`` is split into three bfloat16
+    parts and ``b`` into two, ~2**-24 relative. Either way the result equals the float32 product up to
+    float32 rounding (relative error ~1e-6 of ``|a|.T @ |b|``).
     """
     k, m = a.shape
-    a_parts = _bf16_parts(a, 3).view(3 * k, m)
+    if k == 0:
+        return a.new_zeros(m, b.shape[1])
     if b_binary:
-        return torch.mm(a_parts.T, b.to(torch.bfloat16).repeat(3, 1), out_dtype=torch.float32)
+        parts, scale = _f16_scaled_parts(a)
+        out = torch.mm(parts.view(2 * k, m).T, b.to(torch.float16).repeat(2, 1), out_dtype=torch.float32)
+        return out.div_(scale[:, None])
+    a_parts = _bf16_parts(a, 3).view(3 * k, m)
     b_hi, b_lo = _bf16_parts(b, 2)
     hi = torch.mm(a_parts.T, b_hi.repeat(3, 1), out_dtype=torch.float32)
     return hi.add_(torch.mm(a_parts[:2 * k].T, b_lo.repeat(2, 1), out_dtype=torch.float32))
@@ -110,7 +135,7 @@ class LearnableLayer(BaseLUTLayer):
 
     ``binary_input`` (attribute, default False): the layer's input is always 0/1 in training, as the
     encoder's bits a model's first layer reads (the model sets it); the hard selection's CUDA backward
-    then treats ``x`` as exact in bfloat16.
+    then treats ``x`` as exact in float16.
 
     Eval: node n's input j is ``x[:, connections()[n, j]]`` with
     ``connections() = logits.argmax(-1)`` (ties -> lowest input index); then
