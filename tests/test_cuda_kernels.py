@@ -242,6 +242,45 @@ def test_learnable_mapping_gradient_of_the_split_product_matches_the_float32_tor
 
 
 @cuda
+@pytest.mark.parametrize("node_type", ["dwn", "dwn_stable"])
+def test_fused_selection_matches_the_select_then_lookup_path(monkeypatch, node_type):
+    """SelectedEFDLookup (the selection read inside the lookup kernel) against HardSelect then the node: the
+    same output and logits gradient bit for bit, the same table and input gradients up to summation order;
+    a moved selection is caught."""
+    from difflut.layers.learnable_layer import LearnableLayer, SelectedEFDLookup
+
+    gen = torch.Generator(device="cuda").manual_seed(3)
+    x0 = (torch.rand(300, 150, device="cuda", generator=gen) < 0.5).float()
+    g = torch.randn(300, 40, device="cuda", generator=gen)
+    layer = LearnableLayer(150, 40, node_type=node_type, k=6).cuda().train()
+    layer.binary_input = True
+    calls = []
+    monkeypatch.setattr(SelectedEFDLookup, "apply", lambda *a, f=SelectedEFDLookup.apply: calls.append(1) or f(*a))
+
+    def run():
+        layer.zero_grad()
+        x = x0.clone().requires_grad_(True)
+        y = layer(x)
+        y.backward(g)
+        return y.detach(), x.grad, [p.grad.clone() for p in layer.parameters()]
+
+    y1, gx1, grads1 = run()
+    assert calls == [1]
+    monkeypatch.setattr(LearnableLayer, "_fused_lookup_args", lambda self, x: None)
+    y0, gx0, grads0 = run()
+    assert calls == [1]
+    assert torch.equal(y1, y0) and torch.equal(grads1[0], grads0[0])  # the logits' gradient
+    torch.testing.assert_close(grads1[1], grads0[1], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(gx1, gx0, rtol=1e-5, atol=1e-5)
+    assert grads1[0].abs().sum() > 0 and gx1.abs().sum() > 0
+    with torch.no_grad():  # negative: move node 0's input 0 to another input column
+        logits = layer.logits
+        logits[0, 0, (logits[0, 0].argmax() + 1) % 150] = logits[0, 0].max() + 1
+    monkeypatch.undo()  # the fused path again
+    assert not torch.equal(run()[0], y1)
+
+
+@cuda
 def test_train_on_the_gpu_keeps_the_result_format():
     from difflut.training import train
 

@@ -7,6 +7,7 @@ from torch import nn
 
 from .. import kernels
 from ..errors import InputError
+from ..nodes.efd import EFD_WEIGHTINGS, efd_input_factors
 from ..registry import register_layer
 from .base import BaseLUTLayer, check_positive_int
 
@@ -32,15 +33,58 @@ class HardSelect(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         x, logits = ctx.saved_tensors
-        grad_x = grad_logits = None
-        if ctx.needs_input_grad[0]:
-            grad_x = grad @ torch.softmax(logits / ctx.tau, dim=-1).to(grad.dtype)
-        if ctx.needs_input_grad[1]:
-            if grad.is_cuda and grad.dtype == torch.float32 and x.dtype == torch.float32 and _mm_out_dtype_works():
-                grad_logits = split_tn(grad, x, b_binary=ctx.binary).to(logits.dtype)
-            else:
-                grad_logits = (grad.T @ x.to(grad.dtype)).to(logits.dtype)
+        grad_x, grad_logits = selection_grads(grad, x, logits, ctx.tau, ctx.binary, *ctx.needs_input_grad[:2])
         return grad_x, grad_logits, None, None
+
+
+def selection_grads(grad, x, logits, tau, binary, need_x, need_logits):
+    """:class:`HardSelect`'s backward: upstream ``grad`` (B, M), ``x`` (B, I), ``logits`` (M, I) ->
+    ``(dL/dx or None, dL/dlogits or None)``."""
+    grad_x = grad_logits = None
+    if need_x:
+        grad_x = grad @ torch.softmax(logits / tau, dim=-1).to(grad.dtype)
+    if need_logits:
+        if grad.is_cuda and grad.dtype == torch.float32 and x.dtype == torch.float32 and _mm_out_dtype_works():
+            grad_logits = split_tn(grad, x, b_binary=binary).to(logits.dtype)
+        else:
+            grad_logits = (grad.T @ x.to(grad.dtype)).to(logits.dtype)
+    return grad_x, grad_logits
+
+
+class SelectedEFDLookup(torch.autograd.Function):
+    """:class:`HardSelect` then the DWN nodes' :class:`~difflut.nodes.efd.EFDLookup` in one (CUDA kernels),
+    without forming the (B, N, k) selected inputs: the selection ``logits.argmax(-1)`` is the wiring of the
+    wired forward kernel.
+
+    forward(x (B, I) float32 CUDA, logits (N * k, I), table (N, 2**k), tau, binary, weighting, hard,
+    grad_scale) -> (B, N): the values of ``EFDLookup(HardSelect(x, logits).view(B, N, k), table, ...)``.
+    Backward: the same node-input gradient (the unwired EFD kernel), then :func:`selection_grads`; so the
+    same gradients (the table's up to the order of its sums).
+    """
+
+    @staticmethod
+    def forward(ctx, x, logits, table, tau, binary, weighting, hard, grad_scale):
+        nodes, size = table.shape
+        columns = logits.argmax(-1).view(nodes, -1).T.to(torch.int32).contiguous()
+        out, address = kernels.efd_extension().wired_forward(x.contiguous(), columns, table.contiguous(), hard)
+        ctx.save_for_backward(x, logits, table, address)
+        ctx.tau, ctx.binary, ctx.weighting, ctx.grad_scale = tau, binary, weighting, grad_scale
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, logits, table, address = ctx.saved_tensors
+        need_x, need_logits, need_table = ctx.needs_input_grad[:3]
+        need_slots = need_x or need_logits
+        factors = efd_input_factors(table, ctx.weighting) if need_slots else table.new_empty((0, 0, 0))
+        slots, grad_table = kernels.efd_extension().backward(
+            grad.contiguous().float(), address, factors.contiguous(), table.shape[1], need_slots, need_table,
+            ctx.grad_scale)
+        grad_x = grad_logits = None
+        if need_slots:
+            grad_x, grad_logits = selection_grads(slots.view(len(x), -1), x, logits, ctx.tau, ctx.binary,
+                                                  need_x, need_logits)
+        return grad_x, grad_logits, grad_table, None, None, None, None, None
 
 
 _MM_OUT_DTYPE: list[bool] = []
@@ -169,10 +213,25 @@ class LearnableLayer(BaseLUTLayer):
         if not self.training:
             selected = x.index_select(1, self.connections().view(-1))
         elif self.selection == "hard":
+            args = self._fused_lookup_args(x)
+            if args is not None:  # the selection read inside the nodes' lookup kernel: same values
+                return SelectedEFDLookup.apply(x, logits, args["table"], self.tau, self.binary_input,
+                                               args["weighting"], args["hard"], float(args["grad_scale"]))
             selected = HardSelect.apply(x, logits, self.tau, self.binary_input)
         else:
             selected = x @ torch.softmax(logits / self.tau, dim=-1).to(x.dtype).T
         return self.node(selected.view(batch, self.output_size, self.k))
+
+    def _fused_lookup_args(self, x: torch.Tensor) -> dict | None:
+        """The DWN node's lookup arguments when :class:`SelectedEFDLookup` can run (float32 CUDA operands,
+        the kernels built, k within the wired kernels'); else ``None`` (the selection, then the node)."""
+        lookup_args = getattr(self.node, "efd_lookup_args", None)
+        if (lookup_args is None or not x.is_cuda or x.dtype != torch.float32 or self.logits.dtype != torch.float32
+                or kernels.disabled() or kernels.efd_extension() is None
+                or self.k > kernels.efd_extension().max_wired_k or not _mm_out_dtype_works()):
+            return None
+        args = lookup_args()
+        return args if kernels.use_efd_kernel(x, args["table"]) and args["weighting"] in EFD_WEIGHTINGS else None
 
     def check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 2 or x.shape[1] != self.input_size:
