@@ -179,7 +179,8 @@ class LearnableLayer(BaseLUTLayer):
 
     ``binary_input`` (attribute, default False): the layer's input is always 0/1 in training, as the
     encoder's bits a model's first layer reads (the model sets it); the hard selection's CUDA backward
-    then treats ``x`` as exact in float16.
+    then treats ``x`` as exact in float16. With DWN nodes on float32 CUDA operands the hard selection and
+    the nodes' lookup run as one (:class:`SelectedEFDLookup`, the same values).
 
     Eval: node n's input j is ``x[:, connections()[n, j]]`` with
     ``connections() = logits.argmax(-1)`` (ties -> lowest input index); then
