@@ -16,6 +16,7 @@ PyTorch's CUDA-graph notes require.
 from __future__ import annotations
 
 import functools
+import inspect
 
 import torch
 import torch.nn.functional as F
@@ -51,10 +52,16 @@ def wrap_ddp(net: nn.Module, device: torch.device) -> nn.Module:
     """``net`` in ``DistributedDataParallel`` (one device per process), built on a side stream on a CUDA
     device so that its step can be captured in a CUDA graph.
 
-    Buffers (wirings, encoder thresholds) are sent from rank 0 once, when DDP is built, and never again:
-    training does not change them, and a broadcast before every forward would rewrite them in place,
-    invalidating what is cached from them (a layer's prepared wiring) inside a graph capture."""
-    ddp = functools.partial(torch.nn.parallel.DistributedDataParallel, broadcast_buffers=False)
+    Buffers (wirings, encoder thresholds) are not broadcast before every forward: training does not change
+    them, and the broadcast would rewrite them in place, invalidating what is cached from them (a layer's
+    prepared wiring) inside a graph capture. They are sent from rank 0 when DDP is built where torch has
+    ``forward_sync_buffers``; an older torch's ``broadcast_buffers=False`` sends them never, and they are
+    equal anyway (the wirings come from the seed; every rank fits the encoder on the same images)."""
+    ddp = torch.nn.parallel.DistributedDataParallel
+    if "forward_sync_buffers" in inspect.signature(ddp.__init__).parameters:
+        ddp = functools.partial(ddp, forward_sync_buffers=False)
+    else:
+        ddp = functools.partial(ddp, broadcast_buffers=False)
     if device.type != "cuda":
         return ddp(net)
     stream = torch.cuda.Stream()
