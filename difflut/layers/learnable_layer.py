@@ -7,7 +7,7 @@ from torch import nn
 
 from .. import kernels
 from ..errors import InputError
-from ..nodes.efd import EFD_WEIGHTINGS, efd_input_factors
+from ..nodes.efd import efd_kernel_backward
 from ..registry import register_layer
 from .base import BaseLUTLayer, check_positive_int
 
@@ -76,10 +76,8 @@ class SelectedEFDLookup(torch.autograd.Function):
         x, logits, table, address = ctx.saved_tensors
         need_x, need_logits, need_table = ctx.needs_input_grad[:3]
         need_slots = need_x or need_logits
-        factors = efd_input_factors(table, ctx.weighting) if need_slots else table.new_empty((0, 0, 0))
-        slots, grad_table = kernels.efd_extension().backward(
-            grad.contiguous().float(), address, factors.contiguous(), table.shape[1], need_slots, need_table,
-            ctx.grad_scale)
+        slots, grad_table = efd_kernel_backward(grad, address, table, ctx.weighting, ctx.grad_scale, need_slots,
+                                                need_table)
         grad_x = grad_logits = None
         if need_slots:
             grad_x, grad_logits = selection_grads(slots.view(len(x), -1), x, logits, ctx.tau, ctx.binary,
@@ -232,7 +230,7 @@ class LearnableLayer(BaseLUTLayer):
                 or self.k > kernels.efd_extension().max_wired_k or not _mm_out_dtype_works()):
             return None
         args = lookup_args()
-        return args if kernels.use_efd_kernel(x, args["table"]) and args["weighting"] in EFD_WEIGHTINGS else None
+        return args if kernels.use_efd_kernel(x, args["table"]) else None
 
     def check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 2 or x.shape[1] != self.input_size:

@@ -109,11 +109,8 @@ class EFDLookup(torch.autograd.Function):
     def backward(ctx, grad):
         if ctx.fused:
             address, table = ctx.saved_tensors
-            need_x = ctx.needs_input_grad[0]  # without it the kernel reads no factors: pass an empty tensor
-            factors = efd_input_factors(table, ctx.weighting) if need_x else table.new_empty((0, 0, 0))
-            grad_x, grad_table = kernels.efd_extension().backward(
-                grad.contiguous().float(), address, factors.contiguous(), table.shape[1],
-                need_x, ctx.needs_input_grad[1], ctx.grad_scale)
+            grad_x, grad_table = efd_kernel_backward(grad, address, table, ctx.weighting, ctx.grad_scale,
+                                                     *ctx.needs_input_grad[:2])
             return grad_x, grad_table, None, None, None
         flat, table = ctx.saved_tensors
         if ctx.grad_scale != 1.0:
@@ -129,6 +126,16 @@ class EFDLookup(torch.autograd.Function):
             grad_table.index_add_(0, flat.view(-1), grad.reshape(-1).to(table.dtype))
             grad_table = grad_table.view_as(table)
         return grad_x, grad_table, None, None, None
+
+
+def efd_kernel_backward(grad, address, table, weighting, grad_scale, need_x, need_table):
+    """The CUDA kernel's EFD backward of a lookup that read ``table`` (N, 2**k) at ``address`` (B, N) int32:
+    ``(grad_x (B, N, k) or None, grad_table or None)`` for upstream ``grad`` (B, N), as :class:`EFDLookup`."""
+    # without need_x the kernel reads no factors: pass an empty tensor
+    factors = efd_input_factors(table, weighting) if need_x else table.new_empty((0, 0, 0))
+    grad_x, grad_table = kernels.efd_extension().backward(
+        grad.contiguous().float(), address, factors.contiguous(), table.shape[1], need_x, need_table, grad_scale)
+    return (grad_x if need_x else None), (grad_table if need_table else None)
 
 
 def efd_lookup(
