@@ -8,13 +8,19 @@
 //                                                   k <= 8 a shared-memory tile reduction, wired_lookup_cuda.cu)
 // Every output value is a single product or an exact comparison, so forward outputs and grad_x equal
 // the torch implementation's; grad_table sums in another order (float rounding only).
+// backward as float16 parts (the learnable mapping's binary product, difflut/layers/learnable_layer.py):
+//          one thread per element (b, n, j) of grad_x (a thread per (n, j) and kPartsSamples samples): v = grad_x[b, n, j] * column_scale[n * k + j]
+//          (a power of two, exact), out[0, e] = f16(v), out[1, e] = f16(v - float(out[0, e])): the parts of
+//          split_parts_cuda.cu's split_f16_scaled of grad_x, without writing grad_x in float32.
 #include <torch/extension.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <cuda_fp16.h>
 
 namespace {
 
 constexpr int kThreads = 256;
+constexpr int kPartsSamples = 4;  // samples per thread of the float16-parts kernel
 
 __global__ void efd_forward_kernel(const float* __restrict__ x, const float* __restrict__ table,
                                    float* __restrict__ out, int32_t* __restrict__ address,
@@ -45,6 +51,36 @@ __global__ void efd_backward_kernel(const float* __restrict__ grad, const int32_
     for (int j = 0; j < k; ++j) gx[j] = g * f[j];
   }
   if (grad_table != nullptr) atomicAdd(grad_table + entry, g);
+}
+
+__global__ void efd_input_grad_f16_parts_kernel(const float* __restrict__ grad, const int32_t* __restrict__ address,
+                                                const float* __restrict__ factors,
+                                                const float* __restrict__ column_scale, __half* __restrict__ out,
+                                                int64_t batch, int nodes, int k, float scale) {
+  // block (c, r): samples c * kPartsSamples.., row entries e = r * blockDim.x + threadIdx.x = n * k + j
+  const int e = blockIdx.y * blockDim.x + threadIdx.x;
+  if (e >= nodes * k) return;
+  const int n = e / k, j = e - n * k;
+  const int64_t first = int64_t(blockIdx.x) * kPartsSamples, count = batch * nodes * k;
+  const float s = column_scale[e];
+  int32_t u[kPartsSamples];
+  float g[kPartsSamples];
+#pragma unroll
+  for (int t = 0; t < kPartsSamples; ++t) {  // independent loads first: several in flight per thread
+    const int64_t i = (first + t) * nodes + n;
+    const bool in = first + t < batch;
+    u[t] = in ? address[i] : 0;
+    g[t] = in ? grad[i] * scale : 0.f;
+  }
+#pragma unroll
+  for (int t = 0; t < kPartsSamples; ++t) {
+    if (first + t >= batch) break;
+    const float v = (g[t] * factors[((int64_t(n) << k) + u[t]) * k + j]) * s;
+    const __half high = __float2half_rn(v);
+    const int64_t at = ((first + t) * nodes + n) * k + j;
+    out[at] = high;
+    out[count + at] = __float2half_rn(v - __half2float(high));
+  }
 }
 
 int blocks_for(int64_t total) { return int((total + kThreads - 1) / kThreads); }
@@ -89,4 +125,23 @@ std::vector<torch::Tensor> efd_backward_cuda(torch::Tensor grad, torch::Tensor a
   }
   if (tiled) table_grad_cuda(grad, address, grad_table, k, scale);
   return {grad_x, grad_table};
+}
+
+torch::Tensor efd_backward_f16_parts_cuda(torch::Tensor grad, torch::Tensor address, torch::Tensor factors,
+                                          torch::Tensor column_scale, double scale) {
+  const at::cuda::CUDAGuard guard(grad.device());
+  const int64_t batch = grad.size(0), nodes = grad.size(1);
+  const int k = int(factors.size(2));
+  auto out = torch::empty({2, batch, nodes * k}, grad.options().dtype(torch::kFloat16));
+  const int64_t count = batch * nodes * k;
+  if (count > 0) {
+    const dim3 grid(unsigned((batch + kPartsSamples - 1) / kPartsSamples),
+                    unsigned((nodes * k + kThreads - 1) / kThreads));
+    efd_input_grad_f16_parts_kernel<<<grid, kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
+        grad.data_ptr<float>(), address.data_ptr<int32_t>(), factors.data_ptr<float>(),
+        column_scale.data_ptr<float>(), reinterpret_cast<__half*>(out.data_ptr<at::Half>()), batch, int(nodes), k,
+        float(scale));
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  }
+  return out;
 }

@@ -4,11 +4,15 @@
 //             ~2**(-8 * parts) relative.
 //   float16, scaled: a (K, M), scale (M,) powers of two: v = a[:, m] * scale[m] (exact),
 //             out[0] = f16(v), out[1] = f16(v - float(out[0])); the parts sum to v up to ~2**-22 relative.
+//   and back: out (M, N) float32 /= scale[m] per row (IEEE division, as torch's div_), four floats per
+//             thread where rows allow.
 #include <torch/extension.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+
+#include <type_traits>
 
 namespace {
 
@@ -36,6 +40,23 @@ __global__ void split_f16_scaled_kernel(const float* __restrict__ a, const float
   const __half high = __float2half_rn(v);
   out[i] = high;
   out[count + i] = __float2half_rn(v - __half2float(high));
+}
+
+// block (m, c): row m, kThreads vectors of `width` floats from c * kThreads
+template <int width>
+__global__ void unscale_rows_kernel(float* __restrict__ out, const float* __restrict__ scale, int64_t columns) {
+  using Vector = std::conditional_t<width == 4, float4, float>;
+  const int64_t v = int64_t(blockIdx.y) * blockDim.x + threadIdx.x;
+  if (v * width >= columns) return;
+  Vector* at = reinterpret_cast<Vector*>(out + int64_t(blockIdx.x) * columns) + v;
+  const float s = scale[blockIdx.x];
+  Vector x = *at;
+  if constexpr (width == 4) {
+    x.x = __fdiv_rn(x.x, s), x.y = __fdiv_rn(x.y, s), x.z = __fdiv_rn(x.z, s), x.w = __fdiv_rn(x.w, s);
+  } else {
+    x = __fdiv_rn(x, s);
+  }
+  *at = x;
 }
 
 }  // namespace
@@ -67,4 +88,17 @@ torch::Tensor split_f16_scaled_cuda(torch::Tensor a, torch::Tensor scale) {
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   }
   return out;
+}
+
+// out (M, N) float32 contiguous, scale (M,) float32: out[m, :] /= scale[m], in place
+void unscale_rows_cuda(torch::Tensor out, torch::Tensor scale) {
+  const at::cuda::CUDAGuard guard(out.device());
+  const int64_t rows = out.size(0), columns = out.size(1);
+  if (rows == 0 || columns == 0) return;
+  const bool wide = columns % 4 == 0;
+  const dim3 grid(unsigned(rows), unsigned((columns / (wide ? 4 : 1) + kThreads - 1) / kThreads));
+  auto kernel = wide ? unscale_rows_kernel<4> : unscale_rows_kernel<1>;
+  kernel<<<grid, kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(out.data_ptr<float>(), scale.data_ptr<float>(),
+                                                                  columns);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
 }

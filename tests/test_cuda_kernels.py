@@ -173,6 +173,20 @@ def test_split_kernel_gives_the_parts_of_the_torch_ops_bit_for_bit(monkeypatch):
     assert torch.equal(fused, reference) and torch.equal(fused_scale, scale)
 
 
+@cuda
+@pytest.mark.parametrize("columns", [2352, 77])
+def test_unscale_rows_is_torch_division_bit_for_bit(columns):
+    """unscale_rows (the product's unscaling, four floats per thread where rows allow) against torch's div_,
+    subnormal results included; a wrong row's scale is caught."""
+    gen = torch.Generator(device="cuda").manual_seed(columns)
+    out = torch.randn(300, columns, device="cuda", generator=gen) * 1e-30
+    scale = torch.ldexp(torch.ones(300, device="cuda"), torch.randint(-20, 127, (300,), device="cuda", generator=gen))
+    mine = out.clone()
+    kernels.efd_extension().unscale_rows(mine, scale)
+    assert torch.equal(mine, out / scale[:, None]) and (mine[mine != 0].abs() < 2**-126).any()
+    assert not torch.equal(mine, out / scale.roll(1)[:, None])
+
+
 def test_scaled_float16_parts_keep_22_bits_of_every_column():
     """The torch ops of the binary product's split (CPU): columns of any magnitude (a zero and a subnormal
     one too) scaled into float16's range by powers of two, two parts ~2**-22 relative to the column."""
@@ -278,6 +292,63 @@ def test_fused_selection_matches_the_select_then_lookup_path(monkeypatch, node_t
         logits[0, 0, (logits[0, 0].argmax() + 1) % 150] = logits[0, 0].max() + 1
     monkeypatch.undo()  # the fused path again
     assert not torch.equal(run()[0], y1)
+
+
+@cuda
+def test_float16_parts_of_the_efd_input_gradient_bit_for_bit():
+    """backward_f16_parts (the EFD input gradient written as scaled float16 parts) against the float32 input
+    gradient of the EFD backward kernel split by split_f16_scaled with the same scales; a moved scale and a
+    changed factor are caught."""
+    ext = kernels.efd_extension()
+    gen = torch.Generator(device="cuda").manual_seed(5)
+    grad = torch.randn(300, 40, device="cuda", generator=gen) * torch.logspace(-9, 3, 40, device="cuda")
+    address = torch.randint(0, 64, (300, 40), device="cuda", generator=gen, dtype=torch.int32)
+    factors = torch.randn(40, 64, 6, device="cuda", generator=gen)
+    exponents = torch.randint(-40, 40, (240,), device="cuda", generator=gen)
+    scale = torch.ldexp(torch.ones(240, device="cuda"), exponents)
+    slots = ext.backward(grad, address, factors, 64, True, False, 0.7)[0].view(300, 240)
+    parts = ext.backward_f16_parts(grad, address, factors, scale, 0.7)
+    assert parts.dtype == torch.float16 and parts.shape == (2, 300, 240)
+    assert torch.equal(parts, ext.split_f16_scaled(slots, scale))
+    assert not torch.equal(ext.backward_f16_parts(grad, address, factors, scale * 2, 0.7), parts)
+    factors[3, :, 2] += 1e-3
+    assert not torch.equal(ext.backward_f16_parts(grad, address, factors, scale, 0.7), parts)
+
+
+@cuda
+@pytest.mark.parametrize("node_type", ["dwn", "dwn_stable"])
+def test_first_layer_logits_gradient_from_float16_parts(monkeypatch, node_type):
+    """The fused selection reading 0/1 inputs that need no gradient (the first layer) takes the logits'
+    gradient from float16 parts written by the EFD kernel (binary_logits_grad): within 5e-6 of float64 and of
+    the select-then-lookup path, for nodes whose gradients span 12 decades; the same table gradient."""
+    from difflut.layers import learnable_layer
+    from difflut.layers.learnable_layer import LearnableLayer
+
+    gen = torch.Generator(device="cuda").manual_seed(4)
+    x = (torch.rand(300, 150, device="cuda", generator=gen) < 0.5).float()
+    g = torch.randn(300, 40, device="cuda", generator=gen) * torch.logspace(-9, 3, 40, device="cuda")
+    layer = LearnableLayer(150, 40, node_type=node_type, k=6).cuda().train()
+    layer.binary_input = True
+    calls = []
+    monkeypatch.setattr(learnable_layer, "binary_logits_grad",
+                        lambda *a, f=learnable_layer.binary_logits_grad: calls.append(1) or f(*a))
+
+    def run():
+        layer.zero_grad()
+        layer(x).backward(g)
+        return [p.grad.clone() for p in layer.parameters()]
+
+    grads1 = run()
+    assert calls == [1]
+    monkeypatch.setattr(LearnableLayer, "_fused_lookup_args", lambda self, x: None)
+    grads0 = run()
+    assert calls == [1]
+    assert _rel(grads1[0], grads0[0]) < 5e-6 and grads1[0].abs().sum() > 0
+    torch.testing.assert_close(grads1[1], grads0[1], rtol=1e-5, atol=1e-5)
+    selected = x[:, layer.logits.argmax(-1).flatten()].requires_grad_(True)
+    layer.node(selected.view(300, 40, 6)).backward(g)  # the node-input gradient, then the product in float64
+    reference = selected.grad.double().T @ x.double()
+    assert _rel(grads1[0].view(240, 150), reference) < 5e-6
 
 
 @cuda

@@ -7,7 +7,7 @@ from torch import nn
 
 from .. import kernels
 from ..errors import InputError
-from ..nodes.efd import efd_kernel_backward
+from ..nodes.efd import efd_input_factors, efd_kernel_backward
 from ..registry import register_layer
 from .base import BaseLUTLayer, check_positive_int
 
@@ -59,7 +59,8 @@ class SelectedEFDLookup(torch.autograd.Function):
     forward(x (B, I) float32 CUDA, logits (N * k, I), table (N, 2**k), tau, binary, weighting, hard,
     grad_scale) -> (B, N): the values of ``EFDLookup(HardSelect(x, logits).view(B, N, k), table, ...)``.
     Backward: the same node-input gradient (the unwired EFD kernel), then :func:`selection_grads`; so the
-    same gradients (the table's up to the order of its sums).
+    same gradients (the table's up to the order of its sums). For a 0/1 ``x`` that needs no gradient (the
+    encoder's bits): :func:`binary_logits_grad`, the same product from float16 parts written by the EFD kernel.
     """
 
     @staticmethod
@@ -75,6 +76,11 @@ class SelectedEFDLookup(torch.autograd.Function):
     def backward(ctx, grad):
         x, logits, table, address = ctx.saved_tensors
         need_x, need_logits, need_table = ctx.needs_input_grad[:3]
+        if ctx.binary and need_logits and not need_x:  # the first layer, reading the encoder's bits
+            _, grad_table = efd_kernel_backward(grad, address, table, ctx.weighting, ctx.grad_scale, False,
+                                                need_table)
+            grad_logits = binary_logits_grad(grad, address, table, ctx.weighting, ctx.grad_scale, x)
+            return None, grad_logits.to(logits.dtype), grad_table, None, None, None, None, None
         need_slots = need_x or need_logits
         slots, grad_table = efd_kernel_backward(grad, address, table, ctx.weighting, ctx.grad_scale, need_slots,
                                                 need_table)
@@ -117,19 +123,52 @@ def _bf16_parts(t: torch.Tensor, parts: int) -> torch.Tensor:
     return torch.stack(out)
 
 
+def _f16_column_scale(bound: torch.Tensor) -> torch.Tensor:
+    """The powers of two that put each ``bound`` (M,) (>= the largest magnitude of its column) in
+    [2**13, 2**14) (at most 2**127): scaled, the column's float16 parts stay finite."""
+    _, exponent = torch.frexp(bound)
+    return torch.ldexp(bound.new_ones(bound.shape), (14 - exponent).clamp(max=127))
+
+
 def _f16_scaled_parts(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``t`` (K, M) float32 -> ``(parts, scale)``: ``scale`` (M,) the powers of two that put each column's
-    largest magnitude in [2**13, 2**14) (at most 2**127), ``parts`` (2, K, M) float16 with
-    ``parts[0] = f16(t * scale)`` and ``parts[1] = f16(t * scale - parts[0])`` (nearest even): their float32
-    sum is ``t * scale`` up to ~2**-22 relative, far inside float16's range. One CUDA kernel pass where
-    DiffLUT's kernels are available, else torch ops with the same values."""
-    _, exponent = torch.frexp(torch.linalg.vector_norm(t, ord=float("inf"), dim=0))
-    scale = torch.ldexp(t.new_ones(t.shape[1]), (14 - exponent).clamp(max=127))
+    """``t`` (K, M) float32 -> ``(parts, scale)``: ``scale`` (M,) :func:`_f16_column_scale` of each column's
+    largest magnitude, ``parts`` (2, K, M) float16 with ``parts[0] = f16(t * scale)`` and
+    ``parts[1] = f16(t * scale - parts[0])`` (nearest even): their float32 sum is ``t * scale`` up to
+    ~2**-22 relative, far inside float16's range. One CUDA kernel pass where DiffLUT's kernels are
+    available, else torch ops with the same values."""
+    scale = _f16_column_scale(torch.linalg.vector_norm(t, ord=float("inf"), dim=0))
     if t.is_cuda and kernels.efd_extension() is not None:
         return kernels.efd_extension().split_f16_scaled(t.contiguous(), scale), scale
     scaled = t * scale
     high = scaled.half()
     return torch.stack([high, (scaled - high.float()).half()]), scale
+
+
+def _scaled_parts_tn(parts: torch.Tensor, scale: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``(parts[0] + parts[1]).T @ b / scale[:, None]`` for the float16 ``parts`` (2, K, M) of columns scaled
+    by ``scale`` (M,) and a 0/1 ``b`` (K, N): one float16 tensor-core product over the stacked 2K rows,
+    accumulated in float32, then unscaled (exact) -> float32 (M, N)."""
+    k, m = parts.shape[1:]
+    out = torch.mm(parts.view(2 * k, m).T, b.to(torch.float16).repeat(2, 1), out_dtype=torch.float32)
+    if kernels.efd_extension() is not None:  # the same division, vectorised
+        kernels.efd_extension().unscale_rows(out, scale)
+        return out
+    return out.div_(scale[:, None])
+
+
+def binary_logits_grad(grad, address, table, weighting, grad_scale, x) -> torch.Tensor:
+    """dL/dlogits (N * k, I) of :class:`SelectedEFDLookup` for a 0/1 ``x`` (B, I) that needs no gradient:
+    ``slots.T @ x`` with ``slots`` (B, N * k) the EFD node-input gradient of ``grad`` (B, N) at ``address``
+    (as :func:`~difflut.nodes.efd.efd_kernel_backward`), written by one kernel straight as the scaled float16
+    parts of :func:`split_tn` (never in float32). Each column's scale comes from a bound on its magnitude,
+    ``max_b |grad_scale * grad[b, n]| * max_u |factors[n, u, j]|``, instead of its maximum: the same ~2**-22
+    relative accuracy per entry of ``slots``."""
+    factors = efd_input_factors(table, weighting).contiguous()
+    grad = grad.contiguous().float()
+    grad_max = torch.linalg.vector_norm(grad, ord=float("inf"), dim=0) * abs(grad_scale)
+    scale = _f16_column_scale((grad_max[:, None] * factors.abs().amax(1)).flatten())
+    parts = kernels.efd_extension().backward_f16_parts(grad, address, factors, scale, grad_scale)
+    return _scaled_parts_tn(parts, scale, x)
 
 
 def split_tn(a: torch.Tensor, b: torch.Tensor, b_binary: bool = False) -> torch.Tensor:
@@ -147,9 +186,7 @@ def split_tn(a: torch.Tensor, b: torch.Tensor, b_binary: bool = False) -> torch.
     if k == 0:
         return a.new_zeros(m, b.shape[1])
     if b_binary:
-        parts, scale = _f16_scaled_parts(a)
-        out = torch.mm(parts.view(2 * k, m).T, b.to(torch.float16).repeat(2, 1), out_dtype=torch.float32)
-        return out.div_(scale[:, None])
+        return _scaled_parts_tn(*_f16_scaled_parts(a), b)
     a_parts = _bf16_parts(a, 3).view(3 * k, m)
     b_hi, b_lo = _bf16_parts(b, 2)
     hi = torch.mm(a_parts.T, b_hi.repeat(3, 1), out_dtype=torch.float32)
