@@ -80,6 +80,27 @@ __global__ void wired_forward_kernel(const float* __restrict__ x, const int32_t*
   }
 }
 
+// dst[columns[j, n]] += (scale * grad[b, n]) * factors[n, address[b, n], j] for the nodes n in [first, last)
+// of sample b, with float atomics (dst in shared or global memory)
+__device__ void add_products(float* dst, const float* __restrict__ grad, const int32_t* __restrict__ address,
+                             const float* __restrict__ factors, const int32_t* __restrict__ columns, int64_t b,
+                             int64_t first, int64_t last, int64_t nodes, int k, float scale) {
+  for (int64_t n = first + threadIdx.x; n < last; n += blockDim.x) {
+    const int64_t i = b * nodes + n;
+    const float g = grad[i] * scale;
+    const float* f = factors + ((n << k) + address[i]) * kFactorStride;
+    for (int j = 0; j < k; ++j) atomicAdd(dst + columns[j * nodes + n], g * f[j]);
+  }
+}
+
+// out[m] = sum[m] (store: the sample's only node chunk) or out[m] += sum[m], for the sample's inputs
+__device__ void write_row(float* __restrict__ out, const float* sum, int64_t inputs, bool store) {
+  for (int64_t m = threadIdx.x; m < inputs; m += blockDim.x) {
+    if (store) out[m] = sum[m];
+    else if (sum[m] != 0.f) atomicAdd(out + m, sum[m]);
+  }
+}
+
 template <bool kShared>
 __global__ void wired_input_grad_kernel(const float* __restrict__ grad, const int32_t* __restrict__ address,
                                         const float* __restrict__ factors, const int32_t* __restrict__ columns,
@@ -88,24 +109,15 @@ __global__ void wired_input_grad_kernel(const float* __restrict__ grad, const in
   extern __shared__ float sum[];
   const int64_t b = blockIdx.x;
   float* out = grad_x + b * inputs;
-  float* dst = kShared ? sum : out;
   if (kShared) {
     for (int64_t m = threadIdx.x; m < inputs; m += blockDim.x) sum[m] = 0.f;
     __syncthreads();
   }
   const int64_t first = blockIdx.y * chunk, last = min(nodes, first + chunk);
-  for (int64_t n = first + threadIdx.x; n < last; n += blockDim.x) {
-    const int64_t i = b * nodes + n;
-    const float g = grad[i] * scale;
-    const float* f = factors + ((n << k) + address[i]) * kFactorStride;
-    for (int j = 0; j < k; ++j) atomicAdd(dst + columns[j * nodes + n], g * f[j]);
-  }
+  add_products(kShared ? sum : out, grad, address, factors, columns, b, first, last, nodes, k, scale);
   if (kShared) {
     __syncthreads();
-    for (int64_t m = threadIdx.x; m < inputs; m += blockDim.x) {
-      if (store) out[m] = sum[m];  // the only node chunk of this sample
-      else if (sum[m] != 0.f) atomicAdd(out + m, sum[m]);
-    }
+    write_row(out, sum, inputs, store);
   }
 }
 
@@ -161,18 +173,10 @@ __global__ void wired_input_grad_fixed_kernel(const float* __restrict__ grad, co
     }
     return;
   }
-  float* sum = reinterpret_cast<float*>(rows);  // zero bits: 0.f
-  for (int64_t n = first + threadIdx.x; n < last; n += blockDim.x) {
-    const int64_t i = b * nodes + n;
-    const float g = grad[i] * scale;
-    const float* f = factors + ((n << k) + address[i]) * kFactorStride;
-    for (int j = 0; j < k; ++j) atomicAdd(sum + columns[j * nodes + n], g * f[j]);
-  }
+  float* sum = reinterpret_cast<float*>(rows);  // zero bits: 0.f (the float path of wired_input_grad_kernel)
+  add_products(sum, grad, address, factors, columns, b, first, last, nodes, k, scale);
   __syncthreads();
-  for (int64_t m = threadIdx.x; m < inputs; m += blockDim.x) {
-    if (store) grad_x[b * inputs + m] = sum[m];
-    else if (sum[m] != 0.f) atomicAdd(grad_x + b * inputs + m, sum[m]);
-  }
+  write_row(grad_x + b * inputs, sum, inputs, store);
 }
 
 __global__ void table_grad_kernel(const float* __restrict__ grad, const int32_t* __restrict__ address,

@@ -120,6 +120,27 @@ def test_efd_factors_of_pass_through_table():
             assert torch.equal(factors[..., others], torch.zeros(1, 1 << k, k - 1, dtype=F64))
 
 
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 6])
+@pytest.mark.parametrize("weighting", ["paper", "released"])
+def test_efd_factors_are_the_definition(k, weighting):
+    """efd_input_factors (gathers and one product) against its definition summed entry by entry; a
+    changed table entry is caught."""
+    from difflut.nodes.efd import efd_distance_weights
+
+    table = torch.randn(3, 1 << k, dtype=F64, generator=torch.Generator().manual_seed(k))
+    w = efd_distance_weights(k, weighting)
+    expected = torch.zeros(3, 1 << k, k, dtype=F64)
+    for u in range(1 << k):
+        for j in range(k):
+            for c in range(1 << k):
+                if not c >> j & 1:
+                    d = bin((c ^ u) & ~(1 << j)).count("1")
+                    expected[:, u, j] += w[d] * (table[:, c | 1 << j] - table[:, c])
+    torch.testing.assert_close(efd_input_factors(table, weighting), expected, rtol=1e-12, atol=1e-12)
+    table[1, 0] += 0.5
+    assert not torch.allclose(efd_input_factors(table, weighting), expected, rtol=1e-6, atol=1e-6)
+
+
 def test_efd_rejects_bad_arguments():
     x = torch.rand(2, 3, 2)
     with pytest.raises(ValueError, match="weighting"):

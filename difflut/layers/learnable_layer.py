@@ -149,7 +149,9 @@ def _scaled_parts_tn(parts: torch.Tensor, scale: torch.Tensor, b: torch.Tensor) 
     by ``scale`` (M,) and a 0/1 ``b`` (K, N): one float16 tensor-core product over the stacked 2K rows,
     accumulated in float32, then unscaled (exact) -> float32 (M, N)."""
     k, m = parts.shape[1:]
-    out = torch.mm(parts.view(2 * k, m).T, b.to(torch.float16).repeat(2, 1), out_dtype=torch.float32)
+    doubled = b.new_empty((2 * k, b.shape[1]), dtype=torch.float16)
+    doubled.view(2, k, -1).copy_(b.expand(2, k, -1))  # b twice, as float16, in one pass
+    out = torch.mm(parts.view(2 * k, m).T, doubled, out_dtype=torch.float32)
     if kernels.efd_extension() is not None:  # the same division, vectorised
         kernels.efd_extension().unscale_rows(out, scale)
         return out
