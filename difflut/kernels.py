@@ -7,9 +7,11 @@ wiring inside the kernel) run these kernels for float32 CUDA tensors; otherwise 
 implementation runs, which computes the same values. Forward outputs are bit-identical
 between the two, and so are the unwired lookup's input gradients; table gradients and the wired
 lookup's input gradients are sums in another order (float rounding only; in fixed point, exact, where a
-sample's row fits in shared memory). Two more kernels split the learnable mapping's float32 gradient
-into 16-bit parts in one pass (:func:`difflut.layers.learnable_layer.split_tn`), the same parts as its
-torch ops.
+sample's row fits in shared memory). Three more serve the learnable mapping's gradient product
+(:func:`difflut.layers.learnable_layer.split_tn`): two split a float32 gradient into 16-bit parts in one
+pass, the same parts as its torch ops, and one unscales the product's rows (as torch's ``div_``); and the
+EFD backward can write the first layer's node-input gradient straight as those float16 parts
+(:func:`difflut.layers.learnable_layer.binary_logits_grad`).
 
 The extension compiles once per machine (about a minute; needs nvcc and ninja) into
 torch's extension cache. ``DIFFLUT_CUDA_KERNELS=0`` turns the kernels off.
