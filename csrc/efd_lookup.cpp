@@ -1,7 +1,7 @@
 // Python binding of DiffLUT's CUDA kernels: the fused EFD table lookup (efd_lookup_cuda.cu, wired_lookup_cuda.cu;
 // semantics: difflut/nodes/efd.py, EFDLookup and WiredEFDLookup) and the 16-bit splits of the learnable
-// mapping's gradient product (split_parts_cuda.cu, efd_lookup_cuda.cu; difflut/layers/learnable_layer.py). They compute the values
-// of the torch implementations.
+// mapping's gradient product (split_parts_cuda.cu, efd_lookup_cuda.cu; difflut/layers/learnable_layer.py).
+// They compute the values of the torch implementations.
 #include <torch/extension.h>
 
 std::vector<torch::Tensor> efd_forward_cuda(torch::Tensor x, torch::Tensor table, bool hard);

@@ -9,7 +9,7 @@
 // Every output value is a single product or an exact comparison, so forward outputs and grad_x equal
 // the torch implementation's; grad_table sums in another order (float rounding only).
 // backward as float16 parts (the learnable mapping's binary product, difflut/layers/learnable_layer.py):
-//          one thread per element (b, n, j) of grad_x (a thread per (n, j) and kPartsSamples samples): v = grad_x[b, n, j] * column_scale[n * k + j]
+//          a thread per (n, j) and kPartsSamples samples b, e = (b, n, j): v = grad_x[e] * column_scale[n * k + j]
 //          (a power of two, exact), out[0, e] = f16(v), out[1, e] = f16(v - float(out[0, e])): the parts of
 //          split_parts_cuda.cu's split_f16_scaled of grad_x, without writing grad_x in float32.
 #include <torch/extension.h>

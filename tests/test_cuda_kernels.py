@@ -349,6 +349,11 @@ def test_first_layer_logits_gradient_from_float16_parts(monkeypatch, node_type):
     layer.node(selected.view(300, 40, 6)).backward(g)  # the node-input gradient, then the product in float64
     reference = selected.grad.double().T @ x.double()
     assert _rel(grads1[0].view(240, 150), reference) < 5e-6
+    with torch.no_grad():
+        table = layer.node.efd_lookup_args()["table"]
+        empty = learnable_layer.binary_logits_grad(g[:0], torch.zeros(0, 40, dtype=torch.int32, device="cuda"),
+                                                   table, "paper", 1.0, x[:0])
+    assert torch.equal(empty, torch.zeros(240, 150, device="cuda"))  # an empty batch
 
 
 @cuda

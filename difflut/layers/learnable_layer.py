@@ -165,6 +165,8 @@ def binary_logits_grad(grad, address, table, weighting, grad_scale, x) -> torch.
     parts of :func:`split_tn` (never in float32). Each column's scale comes from a bound on its magnitude,
     ``max_b |grad_scale * grad[b, n]| * max_u |factors[n, u, j]|``, instead of its maximum: the same ~2**-22
     relative accuracy per entry of ``slots``."""
+    if len(grad) == 0:
+        return x.new_zeros(table.shape[0] * (table.shape[1].bit_length() - 1), x.shape[1])
     factors = efd_input_factors(table, weighting).contiguous()
     grad = grad.contiguous().float()
     grad_max = torch.linalg.vector_norm(grad, ord=float("inf"), dim=0) * abs(grad_scale)
