@@ -1,5 +1,6 @@
 """Fixtures shared by the test modules."""
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,18 @@ import torch
 
 #: the datasets folder beside the project (CI has it; only MNIST is bundled with the package)
 SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def load_benchmark():
+    """``load_benchmark("bench_zoo")``: a script of ``benchmarks/`` imported as a module (not run)."""
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "benchmarks" /
+                                                      f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,7 @@
 """benchmarks/bench_ab.py: the old-tree-against-new-tree step benchmark (its CPU-side parts)."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_ab.py"
 OUTPUT = """difflut: loading the CUDA kernels (built once per machine, about a minute)...
 device: NVIDIA H200, torch 2.11.0+cu130
 
@@ -25,11 +21,8 @@ mnist_fc_8k_dwn: difflut.training.train epoch (random MNIST-shaped data, 60,000 
 
 
 @pytest.fixture(scope="module")
-def bench_ab():
-    spec = importlib.util.spec_from_file_location("bench_ab", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench_ab(load_benchmark):
+    return load_benchmark("bench_ab")
 
 
 def test_parses_the_8k_step_table_only(bench_ab):

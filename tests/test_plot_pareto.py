@@ -1,22 +1,16 @@
 """benchmarks/plot_pareto.py: result files -> accuracy-vs-LUT plots and the markdown table."""
 
-import importlib.util
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("matplotlib")
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "plot_pareto.py"
 
 
 @pytest.fixture(scope="module")
-def plot_pareto():
-    spec = importlib.util.spec_from_file_location("plot_pareto", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def plot_pareto(load_benchmark):
+    return load_benchmark("plot_pareto")
 
 
 def _run(model, dataset, seed, acc, layers, encoder=400, source="difflut synth --target xilinx"):

@@ -367,14 +367,8 @@ def test_netlist_combinational_loop_terminates():
 
 # -- benchmarks/bench_synth.py: what passes.optimize removes -----------------------------------------
 @pytest.fixture(scope="module")
-def bench():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bench_synth", Path(__file__).parents[1] / "benchmarks" /
-                                                  "bench_synth.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark):
+    return load_benchmark("bench_synth")
 
 
 def test_support_report_counts_removed_nodes_and_inputs(bench):
