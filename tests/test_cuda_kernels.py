@@ -295,6 +295,27 @@ def test_fused_selection_matches_the_select_then_lookup_path(monkeypatch, node_t
 
 
 @cuda
+def test_fused_selection_gives_way_to_forward_hooks_on_the_node(monkeypatch):
+    """A forward hook on the node (or a global one) must run: the layer then selects and calls the node."""
+    from difflut.layers.learnable_layer import LearnableLayer, SelectedEFDLookup
+
+    layer = LearnableLayer(150, 40, node_type="dwn", k=6).cuda().train()
+    x = (torch.rand(30, 150, device="cuda") < 0.5).float()
+    calls, seen = [], []
+    monkeypatch.setattr(SelectedEFDLookup, "apply", lambda *a, f=SelectedEFDLookup.apply: calls.append(1) or f(*a))
+    y = layer(x)
+    hook = layer.node.register_forward_hook(lambda module, args, out: seen.append(out.shape))
+    assert torch.equal(layer(x), y) and calls == [1] and seen == [(30, 40)]
+    hook.remove()
+    hook = torch.nn.modules.module.register_module_forward_hook(lambda module, args, out: seen.append(1))
+    layer(x)
+    hook.remove()
+    assert calls == [1] and 1 in seen
+    layer(x)
+    assert calls == [1, 1]
+
+
+@cuda
 def test_float16_parts_of_the_efd_input_gradient_bit_for_bit():
     """backward_f16_parts (the EFD input gradient written as scaled float16 parts) against the float32 input
     gradient of the EFD backward kernel split by split_f16_scaled with the same scales; a moved scale and a

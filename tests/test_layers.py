@@ -263,6 +263,20 @@ def test_learnable_eval_is_argmax_with_ties_to_lowest_index():
     assert torch.equal(layer(x), flat_reference(layer, x))
 
 
+def test_learnable_layer_sees_forward_hooks_on_its_node():
+    """The fused GPU selection skips calling the node, so it gives way where that would run hooks."""
+    from difflut.layers.learnable_layer import _runs_forward_hooks
+
+    node = LearnableLayer(20, 4, node_type="dwn", k=6).node
+    assert not _runs_forward_hooks(node)
+    for register in (node.register_forward_hook, node.register_forward_pre_hook,
+                     torch.nn.modules.module.register_module_forward_hook):
+        handle = register(lambda *args: None)
+        assert _runs_forward_hooks(node)
+        handle.remove()
+    assert not _runs_forward_hooks(node)
+
+
 def test_learnable_soft_training_is_the_softmax_selection():
     layer = LearnableLayer(9, 4, node_type=TableNode, k=3, selection="soft", tau=0.5, seed=1)
     x = torch.rand(6, 9)

@@ -91,6 +91,14 @@ class SelectedEFDLookup(torch.autograd.Function):
         return grad_x, grad_logits, grad_table, None, None, None, None, None
 
 
+def _runs_forward_hooks(module: nn.Module) -> bool:
+    """Whether calling ``module`` runs forward (pre-)hooks: its own or global ones."""
+    from torch.nn.modules import module as torch_module
+
+    return bool(module._forward_hooks or module._forward_pre_hooks or torch_module._global_forward_hooks
+                or torch_module._global_forward_pre_hooks)
+
+
 _MM_OUT_DTYPE: list[bool] = []
 
 
@@ -264,9 +272,11 @@ class LearnableLayer(BaseLUTLayer):
 
     def _fused_lookup_args(self, x: torch.Tensor) -> dict | None:
         """The DWN node's lookup arguments when :class:`SelectedEFDLookup` can run (float32 CUDA operands,
-        the kernels built, k within the wired kernels'); else ``None`` (the selection, then the node)."""
+        the kernels built, k within the wired kernels', no forward hooks that calling the node would run);
+        else ``None`` (the selection, then the node)."""
         lookup_args = getattr(self.node, "efd_lookup_args", None)
-        if (lookup_args is None or not x.is_cuda or x.dtype != torch.float32 or self.logits.dtype != torch.float32
+        if (lookup_args is None or _runs_forward_hooks(self.node) or not x.is_cuda or x.dtype != torch.float32
+                or self.logits.dtype != torch.float32
                 or kernels.disabled() or kernels.efd_extension() is None
                 or self.k > kernels.efd_extension().max_wired_k or not _mm_out_dtype_works()):
             return None
