@@ -17,3 +17,8 @@ OMP_NUM_THREADS=1 python3 benchmarks/bench_zoo.py --models mnist_lut_small --see
 # synthesis of the seed-1 shared model (report: synth_tiny_shared_s1.md)
 difflut export ckpt/mnist_lut_tiny-mnist-s1.pt --target verilog -o rtl
 difflut synth rtl --target xilinx --jobs 1
+# within 700 LUTs: 428 learnable nodes, seeds 0 and 2 (checkpoints kept; seed 0 synthesised: synth_tiny428_s0.md)
+for s in 0 2; do OMP_NUM_THREADS=1 python3 benchmarks/bench_zoo.py --models mnist_lut_tiny --seeds $s --epochs 30 \
+  --epochs-main 30 --augment-shift 1 --batch-size 64 --val-images 0 --keep last --device cpu --test-every-epoch \
+  --set "layer_widths=(428,110)" --set "reduction_widths=()" --save-checkpoints ckpt --out tiny428_s$s.json & done; wait
+difflut export ckpt/mnist_lut_tiny-mnist-s0.pt --target verilog -o rtl && difflut synth rtl --target xilinx --jobs 2
