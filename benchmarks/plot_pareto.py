@@ -3,7 +3,8 @@
     python benchmarks/plot_pareto.py benchmarks/results/pareto_*.json --out-dir docs/img
 
 writes ``pareto_mnist.png`` / ``pareto_fashion.png`` (one per dataset in the results) and prints a markdown
-table. LUTs = layers + popcount + argmax (the field's figures exclude the encoder; ours is in the table),
+table. A model that a later file records again is drawn from that file alone (a re-registered model's runs
+supersede its old ones). LUTs = layers + popcount + argmax (the field's figures exclude the encoder; ours is in the table),
 log x axis; our models as the mean over seeds (error bar: sample standard deviation) with every seed's
 point beside it.
 
@@ -78,21 +79,24 @@ def check_results(doc, where: str) -> None:
 
 
 def load_results(paths) -> list[dict]:
-    """The runs of every file, each checked; a (model, dataset, seed) recorded twice is an error."""
-    runs, seen = [], {}
+    """The runs of every file, each checked. A (model, dataset) that a later file records replaces that
+    model's runs of the earlier files (a re-registered model's new results supersede the old: pass the files
+    oldest first, as ``pareto_<date>.json`` sorts); a (model, dataset, seed) twice in one file is an error."""
+    by_model: dict[tuple, tuple[str, list]] = {}
     for path in paths:
         try:
             doc = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
             raise ValueError(f"{path}: cannot read it as JSON: {e}") from None
         check_results(doc, str(path))
+        mine: dict[tuple, list] = {}
         for run in doc["runs"]:
-            key = (run["model"], run["dataset"], run["seed"])
-            if key in seen:
-                raise ValueError(f"{path}: {key} is also recorded in {seen[key]}")
-            seen[key] = path
-            runs.append(run)
-    return runs
+            group = mine.setdefault((run["model"], run["dataset"]), [])
+            if any(r["seed"] == run["seed"] for r in group):
+                raise ValueError(f"{path}: {(run['model'], run['dataset'], run['seed'])} is recorded twice")
+            group.append(run)
+        by_model.update({key: (str(path), group) for key, group in mine.items()})
+    return [run for _, group in by_model.values() for run in group]
 
 
 def summarise(runs) -> list[dict]:

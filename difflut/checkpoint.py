@@ -329,7 +329,8 @@ def load_into(model, path, strict_config: bool = True, _ckpt: dict | None = None
     """Load checkpoint ``path`` into ``model``; returns the checkpoint's metadata.
 
     The checkpoint must come from the same model name; with ``strict_config`` its resolved
-    configuration (device aside) must equal the model's too. Raises :class:`CheckpointError`.
+    configuration (device aside) must equal the model's too, except that a key the model gained after the
+    file was written counts as equal at its default value. Raises :class:`CheckpointError`.
     """
     ckpt = _ckpt if _ckpt is not None else read_checkpoint(path)
     if ckpt["model_name"] != model.model_name:
@@ -343,7 +344,9 @@ def load_into(model, path, strict_config: bool = True, _ckpt: dict | None = None
         if unknown:
             raise CheckpointError(f"{str(path)!r}: config has keys that {model.model_name!r} does not have: "
                                   f"{', '.join(map(repr, unknown))}")
-        diff = sorted(k for k in set(saved) | set(ours) if saved.get(k) != ours.get(k))
+        defaults = _normalise(getattr(model, "defaults", None) or {})
+        newer = {k for k in set(ours) - set(saved) if k in defaults and ours[k] == defaults[k]}
+        diff = sorted(k for k in (set(saved) | set(ours)) - newer if saved.get(k) != ours.get(k))
         if diff:
             detail = ", ".join(f"{k}: saved {saved.get(k)!r}, model {ours.get(k)!r}" for k in diff)
             raise CheckpointError(
@@ -365,8 +368,24 @@ def load_into(model, path, strict_config: bool = True, _ckpt: dict | None = None
     return ckpt["metadata"]
 
 
+def _as_override(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _rebuild(cls, ckpt: dict, overrides: dict, path):
+    try:
+        return cls(seed=ckpt["seed"], **overrides)
+    except (TypeError, ValueError, RuntimeError, DiffLUTError) as e:
+        raise CheckpointError(f"{str(path)!r}: cannot rebuild {ckpt['model_name']!r} from its stored "
+                              f"configuration: {e}") from None
+
+
 def load(path, device: str | torch.device | None = None):
     """Rebuild the model saved in ``path`` (name, seed and overrides from the file) and load it.
+
+    The saved resolved configuration wins over defaults changed since: its overridable keys that differ
+    from the rebuilt model's are passed as overrides (a file of an earlier registration of the model loads
+    as what it was).
 
     ``device``: where to put the model (default CPU). Returns the model in eval mode. A model class that
     is not registered (a user's BaseModel subclass) is found by the ``module:qualname`` the checkpoint
@@ -375,12 +394,13 @@ def load(path, device: str | torch.device | None = None):
     ckpt = read_checkpoint(path)
     name = ckpt["model_name"]
     cls = _model_class(ckpt, path)
-    overrides = {k: (tuple(v) if isinstance(v, list) else v) for k, v in ckpt["overrides"].items()
-                 if k not in _DEVICE_KEYS}
-    try:
-        model = cls(seed=ckpt["seed"], **overrides)
-    except (TypeError, ValueError, RuntimeError, DiffLUTError) as e:
-        raise CheckpointError(f"{str(path)!r}: cannot rebuild {name!r} from its stored overrides: {e}") from None
+    overrides = {k: _as_override(v) for k, v in ckpt["overrides"].items() if k not in _DEVICE_KEYS}
+    model = _rebuild(cls, ckpt, overrides, path)
+    saved, ours = _normalise(ckpt["config"]), _normalise(model.config)
+    pinned = {k: _as_override(v) for k, v in saved.items()
+              if k in ours and v != ours[k] and k in getattr(cls, "overridable", ())}
+    if pinned:  # the model's defaults changed since the file was written (e.g. a re-registered zoo model)
+        model = _rebuild(cls, ckpt, {**overrides, **pinned}, path)
     load_into(model, path, _ckpt=ckpt)
     if device is not None:
         model.to(device)

@@ -141,3 +141,39 @@ def test_metadata_must_be_plain(trained, tmp_path):
     with pytest.raises(TypeError, match="metadata.bad"):
         trained.save_checkpoint(tmp_path / "m.pt", metadata={"bad": object()})
     assert not (tmp_path / "m.pt").exists()
+
+
+def _budget_model(images, **overrides):
+    model = get_model("mnist_lut_tiny", layer_widths=(40, 20), encoder_budget=200, **overrides)
+    model.fit_encoder(images[:200])
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=torch.Generator().manual_seed(3)))
+    return model.eval()
+
+
+def test_a_file_of_an_earlier_registration_loads_as_it_was(images, tmp_path, monkeypatch):
+    """The model's defaults changed after the file was written: the saved configuration wins."""
+    from difflut.models.lut_zoo import MNISTLUTTiny
+
+    model = _budget_model(images)
+    path = tmp_path / "m.pt"
+    model.save_checkpoint(path)
+    monkeypatch.setattr(MNISTLUTTiny, "defaults", dict(MNISTLUTTiny.defaults, layer_widths=(30, 30),
+                                                         encoder_budget=300))
+    again = load(path)
+    assert again.config["layer_widths"] == (40, 20) and again.config["encoder_budget"] == 200
+    assert torch.equal(again.class_scores(images[:64]), model.class_scores(images[:64]))
+
+
+def test_a_key_the_model_gained_later_counts_at_its_default(images, tmp_path):
+    model = _budget_model(images)
+    path = tmp_path / "m.pt"
+    model.save_checkpoint(path)
+    raw = torch.load(path, weights_only=True)
+    del raw["config"]["learnable_layers"]  # as written before the key existed
+    torch.save(raw, path)
+    assert torch.equal(load(path).class_scores(images[:64]), model.class_scores(images[:64]))
+    other = _budget_model(images, learnable_layers=2)  # not the default: a real difference
+    with pytest.raises(CheckpointError, match="learnable_layers: saved None, model 2"):
+        ckpt_mod.load_into(other, path)

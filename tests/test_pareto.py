@@ -15,7 +15,7 @@ from difflut.hw.evaluate import evaluate_ir
 from difflut.hw.ir import LUTLayer, NetlistIR
 from difflut.hw.lower import LoweringError, lower
 from difflut.layers import BitSelect, GroupedLayer, GroupSum
-from difflut.models.budget import lut_cost, propose_widths
+from difflut.models.budget import lut_cost, popcount_luts, propose_widths
 from difflut.models.pruning import prune_report, shrunk_widths
 
 LUT_MODELS = ("mnist_lut_tiny", "mnist_lut_small", "mnist_lut_large", "fashion_lut_small")
@@ -103,8 +103,13 @@ def test_bit_select():
 
 # -- cost model --------------------------------------------------------------------------------------
 def test_lut_cost_and_propose_widths():
-    cost = lut_cost((430, 110))
-    assert cost == {"layers": 540, "popcount": 88, "argmax": 9 * (4 + 4), "total": 700}
+    cost = lut_cost((430, 110))  # 11 bits per class: the measured 9-LUT popcount each
+    assert cost == {"layers": 540, "popcount": 90, "argmax": 9 * (4 + 4), "total": 702}
+    assert lut_cost((380, 150))["popcount"] == 90  # 15 bits cost the same 9 LUTs
+    assert lut_cost((2000, 1000))["popcount"] == 800  # beyond the table: 0.8 per bit
+    assert [popcount_luts(g) for g in (0, 1, 2, 64, 65)] == [0, 0, 2, 49, 52]
+    with pytest.raises(ValueError, match="group must be >= 0"):
+        popcount_luts(-1)
     for budget in (700, 1400, 4000):
         out = propose_widths(budget, (1, 0.25))
         assert out["cost"]["total"] <= budget
@@ -175,6 +180,28 @@ def test_no_budget_and_no_reduction_variants(mnist):
         get_model("mnist_lut_tiny", encoder="thermometer")
     with pytest.raises(ValueError, match="reduction width 55 must be a multiple"):
         get_model("mnist_lut_tiny", reduction_widths=(55,))
+
+
+def test_learnable_second_layer_lowers_bit_exactly_and_trains(mnist):
+    from difflut.layers import LearnableLayer, RandomLayer
+    from difflut.training import train
+
+    x, y = mnist
+    model = get_model("mnist_lut_tiny", layer_widths=(100, 40), reduction_widths=(), encoder_budget=400,
+                      learnable_layers=2)
+    assert [type(layer) for layer in model.layers] == [LearnableLayer, LearnableLayer]
+    assert model.layers[0].binary_input and not model.layers[1].binary_input
+    history = train(model, x[:600], y[:600], epochs=2, batch_size=100, lr=0.03, progress=False)
+    assert history[-1]["loss"] < history[0]["loss"]
+    model.eval()
+    ir = lower(model)
+    assert np.array_equal(evaluate_ir(ir, x[:256].numpy())[0], model.class_scores(x[:256]).numpy())
+    one = get_model("mnist_lut_tiny", layer_widths=(100, 40), reduction_widths=())
+    assert [type(layer) for layer in one.layers] == [LearnableLayer, RandomLayer]
+    with pytest.raises(ValueError, match="learnable_layers=3 exceeds the 2 layer_widths"):
+        get_model("mnist_lut_tiny", layer_widths=(100, 40), learnable_layers=3)
+    with pytest.raises(ValueError, match="override learnable_layers: must be a positive int"):
+        get_model("mnist_lut_tiny", learnable_layers=0)
 
 
 def test_checkpoint_round_trip_keeps_the_selection(mnist, tmp_path):

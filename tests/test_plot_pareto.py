@@ -61,6 +61,16 @@ def test_plots_and_table(plot_pareto, results, tmp_path, capsys):
     assert (out / "pareto_mnist.png").read_bytes() == first  # same results, same bytes
 
 
+def test_a_later_file_replaces_a_models_runs(plot_pareto, results, tmp_path):
+    a, b = results
+    newer = _write(tmp_path / "c.json", [_run("mnist_lut_tiny", "mnist", 5, 95.0, 500)])
+    runs = plot_pareto.load_results([a, b, newer])
+    assert sorted((r["model"], r["seed"]) for r in runs) == [("fashion_lut_small", 0), ("mnist_lut_small", 0),
+                                                             ("mnist_lut_tiny", 5)]
+    runs = plot_pareto.load_results([newer, a, b])  # order decides: the last file's record is kept
+    assert sorted(r["seed"] for r in runs if r["model"] == "mnist_lut_tiny") == [0, 1, 2]
+
+
 @pytest.mark.parametrize("change,message", [
     (lambda d: d.update(format="other"), "not a difflut-pareto-results file"),
     (lambda d: d.update(version=2), "version 2"),
@@ -69,7 +79,7 @@ def test_plots_and_table(plot_pareto, results, tmp_path, capsys):
     (lambda d: d["runs"][0].update(dataset="cifar10"), "dataset 'cifar10' is not one of"),
     (lambda d: d["runs"][0].update(test_accuracy=0.97e3), "must be a percentage"),
     (lambda d: d["runs"][0]["luts"].update(total=5), "total must be layers"),
-    (lambda d: d["runs"].append(dict(d["runs"][0])), "also recorded in"),
+    (lambda d: d["runs"].append(dict(d["runs"][0])), "recorded twice"),
 ])
 def test_bad_result_files_are_named(plot_pareto, tmp_path, capsys, change, message):
     doc = {"format": "difflut-pareto-results", "version": 1, "machine": "m", "torch": "t", "date": "d",

@@ -418,3 +418,18 @@ def test_support_report_of_a_checkpoint(bench, tmp_path, capsys):
     assert len(lines) == 3 and "Encoder bits read" in out and "Target" not in out  # no synthesis
     cells = [c.strip() for c in lines[-1].strip("|").split("|")]
     assert int(cells[1]) == 34 and int(cells[1]) - int(cells[2]) == int(cells[3].replace(",", ""))
+
+
+@needs_yosys
+def test_the_cost_models_popcount_table_is_what_synthesis_gives(load_benchmark, tmp_path):
+    """difflut.models.budget.POPCOUNT_LUTS holds measured counts: they must follow the popcount RTL."""
+    from difflut.hw.rtl.popcount import Popcount
+    from difflut.models.budget import popcount_luts
+
+    blocks = load_benchmark("bench_rtl_blocks")
+    tool = synth.find_yosys(None)
+    for group in (15, 23):
+        dut = Popcount(group)
+        stats = blocks.synthesize_block(dut, [dut.x, dut.count], tool, "xilinx", synth.DEFAULT_FAMILY["xilinx"],
+                                        tmp_path, f"popcount{group}")
+        assert stats["luts"] == popcount_luts(group), group

@@ -34,7 +34,7 @@ from torch import nn
 from .. import kernels
 from ..errors import NotFittedError
 from ..input_format import InputFormat
-from ..layers import GroupSum
+from ..layers import BitSelect, GroupSum
 from ..layers.base import BaseLUTLayer
 from ..layers.learnable_layer import LearnableLayer
 from ..plain import to_plain
@@ -106,9 +106,9 @@ class BaseModel(nn.Module, ABC):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self._build_layers()
-        first = self.stages()[0] if self.stages() else None
+        first = next((s for s in self.stages() if not isinstance(s, BitSelect)), None)
         if isinstance(first, LearnableLayer):
-            first.binary_input = True  # it reads the encoder's bits
+            first.binary_input = True  # it reads the encoder's bits (a BitSelect before it only picks wires)
         if self.config.get("tau") is None:
             raise ValueError(f"model {self.model_name!r}: set tau in defaults (or layer_widths, from which "
                              f"tau = sqrt(bits per class) follows)")

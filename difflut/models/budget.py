@@ -3,9 +3,9 @@
 Cost model (k <= 6, one LUT6 per node; the numbers ``difflut synth --target xilinx`` is compared with):
 
 * layers: one LUT per node;
-* popcount: ``POPCOUNT_LUTS_PER_BIT`` (0.8) LUTs per popcount input bit (a compressor tree), i.e.
-  ``0.8 * last_width``;
-* argmax over C scores of ``w = ceil(log2(G + 1))`` bits (G bits per class): ``(C - 1) * (w + ceil(log2 C))``
+* popcount: per class, :func:`popcount_luts` of its G bits: the measured LUTs of the compressor tree for
+  G <= 64 (:data:`POPCOUNT_LUTS`), ``POPCOUNT_LUTS_PER_BIT`` (0.8) per bit beyond;
+* argmax over C scores of ``w = ceil(log2(G + 1))`` bits: ``(C - 1) * (w + ceil(log2 C))``
   LUTs (per comparison a ``w``-bit compare-and-select of the score and the class index);
 * the encoder is reported apart (the field's figures exclude it).
 """
@@ -17,6 +17,24 @@ from typing import Sequence
 
 POPCOUNT_LUTS_PER_BIT = 0.8
 
+#: LUTs of one popcount of G = 0, 1, ..., 64 bits (``difflut.hw.rtl.popcount.Popcount(G)`` alone through
+#: ``synth_xilinx``, yosys 0.70, family xcup: ``python benchmarks/bench_rtl_blocks.py --popcount $(seq 1 64)``,
+#: docs/hardware.md); not monotone (how the tree's full adders fill LUT6s), hence a table
+POPCOUNT_LUTS = (
+    0, 0, 2, 2, 3, 3, 3, 3, 4, 4, 7, 9, 9, 9, 9, 9, 12,
+    12, 15, 16, 15, 15, 15, 16, 16, 21, 21, 21, 21, 22, 24, 24, 27, 26,
+    29, 29, 28, 28, 29, 36, 36, 32, 32, 32, 33, 35, 36, 36, 36, 36, 37,
+    38, 42, 40, 40, 40, 40, 42, 43, 46, 47, 47, 49, 49, 49,
+)
+
+
+def popcount_luts(group: int) -> int:
+    """Estimated LUTs of the popcount of ``group`` bits: :data:`POPCOUNT_LUTS` up to 64, else 0.8 per bit."""
+    group = int(group)
+    if group < 0:
+        raise ValueError(f"group must be >= 0, got {group}")
+    return POPCOUNT_LUTS[group] if group < len(POPCOUNT_LUTS) else math.ceil(POPCOUNT_LUTS_PER_BIT * group)
+
 
 def lut_cost(widths: Sequence[int], num_classes: int = 10) -> dict:
     """Estimated LUTs of LUT layers of ``widths`` + popcount + argmax: {'layers', 'popcount', 'argmax', 'total'}."""
@@ -26,7 +44,7 @@ def lut_cost(widths: Sequence[int], num_classes: int = 10) -> dict:
     group = widths[-1] // num_classes
     w = math.ceil(math.log2(group + 1))
     layers = sum(widths)
-    popcount = math.ceil(POPCOUNT_LUTS_PER_BIT * widths[-1])
+    popcount = num_classes * popcount_luts(group)
     argmax = (num_classes - 1) * (w + math.ceil(math.log2(num_classes)))
     return {"layers": layers, "popcount": popcount, "argmax": argmax, "total": layers + popcount + argmax}
 

@@ -135,6 +135,7 @@ OVERRIDE_RULES = {
     "node_type": _registered("node"),
     "encoder": _registered("encoder"),
     "mapping": _choice(("random", "learnable")),
+    "learnable_layers": _positive_int,
     "node_kwargs": _node_kwargs,
     "encoder_budget": _optional_positive_int,
     "reduction_widths": _reduction_widths,
