@@ -32,9 +32,24 @@ def _corners_cpu(k: int) -> torch.Tensor:
     return ((a.unsqueeze(1) >> torch.arange(k, dtype=torch.int64)) & 1).to(torch.float64)
 
 
+@functools.lru_cache(maxsize=None)
+def _constant(make, k: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``make(k)`` (a CPU table) on ``device`` as ``dtype``, made once: later calls copy nothing, so they may
+    run inside a CUDA graph capture (a CPU-to-GPU copy there fails) once an eager call made the table."""
+    return make(k).to(device=device, dtype=dtype)
+
+
+def _device(device) -> torch.device:
+    device = torch.device("cpu" if device is None else device)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
 def corners(k: int, dtype=torch.float32, device=None) -> torch.Tensor:
-    """All binary input vectors, shape (2**k, k): row a holds the bits of address a, LSB first."""
-    return _corners_cpu(check_k(k)).to(device=device, dtype=dtype)
+    """All binary input vectors, shape (2**k, k): row a holds the bits of address a, LSB first.
+    A shared constant: do not modify it in place."""
+    return _constant(_corners_cpu, check_k(k), dtype, _device(device))
 
 
 def address(bits: torch.Tensor) -> torch.Tensor:
@@ -52,8 +67,9 @@ def _walsh_cpu(k: int) -> torch.Tensor:
 
 
 def walsh_matrix(k: int, dtype=torch.float32, device=None) -> torch.Tensor:
-    """H with H[a, S] = (-1)**popcount(a & S), shape (2**k, 2**k), symmetric, H @ H = 2**k * I."""
-    return _walsh_cpu(check_k(k)).to(device=device, dtype=dtype)
+    """H with H[a, S] = (-1)**popcount(a & S), shape (2**k, 2**k), symmetric, H @ H = 2**k * I.
+    A shared constant: do not modify it in place."""
+    return _constant(_walsh_cpu, check_k(k), dtype, _device(device))
 
 
 def walsh_coefficients(values: torch.Tensor) -> torch.Tensor:
@@ -65,7 +81,12 @@ def walsh_coefficients(values: torch.Tensor) -> torch.Tensor:
     return values @ walsh_matrix(k, values.dtype, values.device) / n
 
 
-def subset_order(k: int) -> torch.Tensor:
-    """popcount of every k-bit mask, int64 (2**k,): the order of each Walsh coefficient."""
-    a = torch.arange(1 << check_k(k), dtype=torch.int64)
+def _order_cpu(k: int) -> torch.Tensor:
+    a = torch.arange(1 << k, dtype=torch.int64)
     return ((a.unsqueeze(1) >> torch.arange(k, dtype=torch.int64)) & 1).sum(1)
+
+
+def subset_order(k: int, dtype=torch.int64, device=None) -> torch.Tensor:
+    """popcount of every k-bit mask, (2**k,): the order of each Walsh coefficient.
+    A shared constant: do not modify it in place."""
+    return _constant(_order_cpu, check_k(k), dtype, _device(device))

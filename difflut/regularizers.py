@@ -58,7 +58,7 @@ def l2_penalty(scores: torch.Tensor) -> torch.Tensor:
 def spectral_penalty(scores: torch.Tensor) -> torch.Tensor:
     """Per-node ``sum_S |S| c_S**2``: (num_nodes, 2**k) -> (num_nodes,)."""
     k = _check_scores(scores)
-    order = subset_order(k).to(device=scores.device, dtype=scores.dtype)
+    order = subset_order(k, scores.dtype, scores.device)
     return (walsh_coefficients(scores).square() * order).sum(-1)
 
 

@@ -237,6 +237,33 @@ def test_graphed_step_matches_the_eager_step_and_eval_stays_bit_exact():
 
 
 @cuda
+@pytest.mark.parametrize("kind", ["spectral", "l1"])
+def test_graphed_step_with_a_table_regulariser_matches_the_eager_step(kind):
+    """The regulariser's constants (Walsh matrix, coefficient orders) reach the GPU before the capture:
+    a CPU-to-GPU copy inside it fails (round 17 of the H200 campaign)."""
+    from difflut import bits
+    from difflut.train_step import BitsForward, TrainStep
+
+    gen = torch.Generator().manual_seed(4)
+    images = torch.randint(0, 256, (48, 28, 28), dtype=torch.uint8, generator=gen)
+    labels = torch.randint(0, 10, (48,), generator=gen).cuda()
+    params = []
+    for graphed in (False, True):
+        bits._constant.cache_clear()  # as in a fresh process
+        model = get_model("mnist_fc_8k_dwn", layer_widths=(200, 100), regularization=kind, reg_weight=0.05)
+        model.fit_encoder(images).cuda().train()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2, fused=True, capturable=True)
+        runner = TrainStep(BitsForward(model), opt, torch.device("cuda"), graphed=graphed)
+        encoded = model.encode(images.cuda()).to(torch.uint8)
+        for i in range(3):
+            runner(encoded[16 * i:16 * i + 16], labels[16 * i:16 * i + 16])
+        params.append(list(model.parameters()))
+    assert float(model.get_regularization_loss()) > 0
+    for p0, p1 in zip(*params):
+        assert _rel(p1, p0) < 1e-5
+
+
+@cuda
 def test_learnable_mapping_gradient_of_the_split_product_matches_the_float32_torch_path(monkeypatch):
     import difflut.layers.learnable_layer as learnable
 
