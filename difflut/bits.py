@@ -35,8 +35,11 @@ def _corners_cpu(k: int) -> torch.Tensor:
 @functools.lru_cache(maxsize=None)
 def _constant(make, k: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """``make(k)`` (a CPU table) on ``device`` as ``dtype``, made once: later calls copy nothing, so they may
-    run inside a CUDA graph capture (a CPU-to-GPU copy there fails) once an eager call made the table."""
-    return make(k).to(device=device, dtype=dtype)
+    run inside a CUDA graph capture (a CPU-to-GPU copy there fails) once an eager call made the table. Made
+    outside inference mode (and copied), so a first call under ``torch.inference_mode`` still leaves a
+    tensor autograd may use."""
+    with torch.inference_mode(False):
+        return make(k).to(device=device, dtype=dtype, copy=True)
 
 
 def _device(device) -> torch.device:

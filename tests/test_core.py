@@ -80,6 +80,22 @@ def test_address_convention_input_j_is_bit_j():
     assert address(torch.tensor([[0.0, 1.0, 1.0, 0.0]])).item() == 6
 
 
+def test_bit_constants_are_made_once_per_device_and_serve_autograd_after_inference_mode():
+    import difflut.bits as bits
+
+    bits._constant.cache_clear()
+    with torch.inference_mode():  # a first use under inference mode (e.g. an eval) ...
+        first = walsh_matrix(4, torch.float64)
+        corners(4, torch.float64)
+    assert walsh_matrix(4, torch.float64) is first  # made once: a CUDA graph capture may call it (no copy)
+    assert not first.is_inference()
+    table = torch.randn(5, 16, dtype=torch.float64, requires_grad=True)  # ... then training
+    (walsh_coefficients(table).square() * subset_order(4, torch.float64)).sum().backward()
+    (corners(4, torch.float64).sum(1) * table[:, :1]).sum().backward()
+    assert table.grad.abs().sum() > 0
+    assert subset_order(4).dtype == torch.int64 and subset_order(4).tolist()[:4] == [0, 1, 1, 2]
+
+
 def test_walsh_round_trip_and_orders():
     k = 4
     h = walsh_matrix(k, torch.float64)
