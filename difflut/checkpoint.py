@@ -383,9 +383,10 @@ def _rebuild(cls, ckpt: dict, overrides: dict, path):
 def load(path, device: str | torch.device | None = None):
     """Rebuild the model saved in ``path`` (name, seed and overrides from the file) and load it.
 
-    The saved resolved configuration wins over defaults changed since: its overridable keys that differ
-    from the rebuilt model's are passed as overrides (a file of an earlier registration of the model loads
-    as what it was).
+    The saved resolved configuration wins over defaults changed since: its overridable keys that the file
+    did not override and that differ from the rebuilt model's are passed as overrides (a file of an earlier
+    registration of the model loads as what it was); an override that disagrees with the saved configuration
+    is an error.
 
     ``device``: where to put the model (default CPU). Returns the model in eval mode. A model class that
     is not registered (a user's BaseModel subclass) is found by the ``module:qualname`` the checkpoint
@@ -397,8 +398,8 @@ def load(path, device: str | torch.device | None = None):
     overrides = {k: _as_override(v) for k, v in ckpt["overrides"].items() if k not in _DEVICE_KEYS}
     model = _rebuild(cls, ckpt, overrides, path)
     saved, ours = _normalise(ckpt["config"]), _normalise(model.config)
-    pinned = {k: _as_override(v) for k, v in saved.items()
-              if k in ours and v != ours[k] and k in getattr(cls, "overridable", ())}
+    pinned = {k: _as_override(v) for k, v in saved.items()  # keys the file took from the defaults of its day
+              if k in ours and v != ours[k] and k not in overrides and k in getattr(cls, "overridable", ())}
     if pinned:  # the model's defaults changed since the file was written (e.g. a re-registered zoo model)
         model = _rebuild(cls, ckpt, {**overrides, **pinned}, path)
     load_into(model, path, _ckpt=ckpt)
