@@ -393,14 +393,17 @@ def load(path, device: str | torch.device | None = None):
     records, only if that module is already imported.
     """
     ckpt = read_checkpoint(path)
-    name = ckpt["model_name"]
     cls = _model_class(ckpt, path)
     overrides = {k: _as_override(v) for k, v in ckpt["overrides"].items() if k not in _DEVICE_KEYS}
-    model = _rebuild(cls, ckpt, overrides, path)
-    saved, ours = _normalise(ckpt["config"]), _normalise(model.config)
-    pinned = {k: _as_override(v) for k, v in saved.items()  # keys the file took from the defaults of its day
-              if k in ours and v != ours[k] and k not in overrides and k in getattr(cls, "overridable", ())}
-    if pinned:  # the model's defaults changed since the file was written (e.g. a re-registered zoo model)
+    try:
+        model = _rebuild(cls, ckpt, overrides, path)
+        today = _normalise(model.config)
+    except CheckpointError:  # today's defaults may not even build with these overrides
+        model, today = None, _normalise(getattr(cls, "defaults", None) or {})
+    # keys the file took from the defaults of its day, where today's differ (e.g. a re-registered zoo model)
+    pinned = {k: _as_override(v) for k, v in _normalise(ckpt["config"]).items()
+              if k in today and v != today[k] and k not in overrides and k in getattr(cls, "overridable", ())}
+    if pinned or model is None:
         model = _rebuild(cls, ckpt, {**overrides, **pinned}, path)
     load_into(model, path, _ckpt=ckpt)
     if device is not None:

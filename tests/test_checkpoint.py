@@ -159,10 +159,12 @@ def test_a_file_of_an_earlier_registration_loads_as_it_was(images, tmp_path, mon
     model = _budget_model(images)
     path = tmp_path / "m.pt"
     model.save_checkpoint(path)
-    monkeypatch.setattr(MNISTLUTTiny, "defaults", dict(MNISTLUTTiny.defaults, layer_widths=(30, 30),
-                                                         encoder_budget=300))
+    # a re-registration: other defaults for keys the file did not override
+    monkeypatch.setattr(MNISTLUTTiny, "defaults", dict(MNISTLUTTiny.defaults, reduction_widths=(10,), tau=2.0,
+                                                         encoder_bits=3))
     again = load(path)
-    assert again.config["layer_widths"] == (40, 20) and again.config["encoder_budget"] == 200
+    assert again.config["reduction_widths"] == () and again.config["tau"] == 1.0
+    assert again.config["encoder_bits"] == 4 and again.config["layer_widths"] == (40, 20)
     assert torch.equal(again.class_scores(images[:64]), model.class_scores(images[:64]))
 
 
