@@ -116,6 +116,8 @@ def test_lut_cost_and_propose_widths():
         bigger = tuple(w + 10 for w in out["widths"])
         assert lut_cost(bigger)["total"] > budget  # no width can grow by one group
         assert all(w % 10 == 0 for w in out["widths"])
+    # the registered mnist_lut_tiny: 15 bits per class cost what 11 do, so (1, 0.4) grows past 110
+    assert propose_widths(700, (1, 0.4)) == {"widths": (380, 150), "cost": lut_cost((380, 150))}
     with pytest.raises(ValueError, match="cannot hold"):
         propose_widths(30, (1, 1))
 

@@ -19,7 +19,7 @@ POPCOUNT_LUTS_PER_BIT = 0.8
 
 #: LUTs of one popcount of G = 0, 1, ..., 64 bits (``difflut.hw.rtl.popcount.Popcount(G)`` alone through
 #: ``synth_xilinx``, yosys 0.70, family xcup: ``python benchmarks/bench_rtl_blocks.py --popcount $(seq 1 64)``,
-#: docs/hardware.md); not monotone (how the tree's full adders fill LUT6s), hence a table
+#: docs/hardware.md); not monotone (as yosys maps each tree onto LUT6s and carry chains), hence a table
 POPCOUNT_LUTS = (
     0, 0, 2, 2, 3, 3, 3, 3, 4, 4, 7, 9, 9, 9, 9, 9, 12,
     12, 15, 16, 15, 15, 15, 16, 16, 21, 21, 21, 21, 22, 24, 24, 27, 26,
@@ -50,7 +50,7 @@ def lut_cost(widths: Sequence[int], num_classes: int = 10) -> dict:
 
 
 def propose_widths(budget: int, shape: Sequence[float], num_classes: int = 10) -> dict:
-    """The largest widths ``round(s * shape)`` whose :func:`lut_cost` fits ``budget`` LUTs.
+    """The largest widths ``ceil(s * shape)`` (largest scale ``s``) whose :func:`lut_cost` fits ``budget`` LUTs.
 
     ``shape``: relative widths of the LUT layers in order (e.g. ``(1, 0.5)``: a second layer half the
     first). Every width is rounded up to a multiple of ``num_classes`` (grouped reduction layers
@@ -66,11 +66,16 @@ def propose_widths(budget: int, shape: Sequence[float], num_classes: int = 10) -
 
     if lut_cost(widths(0.0), num_classes)["total"] > budget:
         raise ValueError(f"a budget of {budget} LUTs cannot hold {len(shape)} layers of {num_classes} nodes")
-    lo, hi = 0.0, float(budget)  # cost(widths(lo)) <= budget < cost(widths(hi))
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if lut_cost(widths(mid), num_classes)["total"] <= budget else (lo, mid)
-    best = widths(lo)
+    # the widths change only where scale * r crosses a multiple of num_classes; the popcount table is not
+    # monotone, so every such point up to the budget is tried (not a bisection) and the largest that fits wins
+    steps = sorted({num_classes * i / r for r in shape for i in range(1, budget // num_classes + 2)})
+    best = widths(0.0)
+    for scale in steps:
+        candidate = widths(scale)
+        if sum(candidate) > budget:
+            break
+        if lut_cost(candidate, num_classes)["total"] <= budget:
+            best = candidate
     return {"widths": best, "cost": lut_cost(best, num_classes)}
 
 
