@@ -26,7 +26,6 @@ def check_k(k: int) -> int:
     return k
 
 
-@functools.lru_cache(maxsize=None)
 def _corners_cpu(k: int) -> torch.Tensor:
     a = torch.arange(1 << k, dtype=torch.int64)
     return ((a.unsqueeze(1) >> torch.arange(k, dtype=torch.int64)) & 1).to(torch.float64)
@@ -62,7 +61,6 @@ def address(bits: torch.Tensor) -> torch.Tensor:
     return (bits.to(torch.int64) * weights).sum(-1)
 
 
-@functools.lru_cache(maxsize=None)
 def _walsh_cpu(k: int) -> torch.Tensor:
     a = torch.arange(1 << k, dtype=torch.int64)
     parity = subset_order(k)[a.unsqueeze(1) & a.unsqueeze(0)] & 1
