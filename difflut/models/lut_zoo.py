@@ -117,7 +117,7 @@ class LUTBudgetNet(BaseModel):
 class MNISTLUTTiny(LUTBudgetNet):
     """<= 700 LUTs: 1,200 encoder bits, learnable 380, random 150 (15 bits per class), tau 1, Adam lr 0.03.
 
-    95.18 +- 0.15% (3 seeds, 60 epochs, H200; 94.96% at 30 epochs, 94.61% at lr 0.01), 690-691 LUTs from
+    95.18 +- 0.15% (3 seeds, 60 epochs, H200; 94.96% at 30 epochs, 94.61% at lr 0.01), 691-692 LUTs from
     ``difflut synth --target xilinx``."""
 
     defaults = dict(_LUT_DEFAULTS, encoder_budget=1200, layer_widths=(380, 150), reduction_widths=(), tau=1.0)
@@ -128,7 +128,7 @@ class MNISTLUTTiny(LUTBudgetNet):
 class MNISTLUTSmall(LUTBudgetNet):
     """<= 1,400 LUTs: 1,600 encoder bits, learnable 900, random 230 (23 bits per class), tau 1, Adam lr 0.03.
 
-    96.12 +- 0.25% (3 seeds, 30 epochs, H200; 95.96% at lr 0.01), 1,372-1,374 LUTs from
+    96.12 +- 0.25% (3 seeds, 30 epochs, H200; 95.96% at lr 0.01), 1,373-1,374 LUTs from
     ``difflut synth --target xilinx``."""
 
     defaults = dict(_LUT_DEFAULTS, encoder_budget=1600, layer_widths=(900, 230), reduction_widths=(), tau=1.0)
