@@ -121,7 +121,8 @@ def record(ckpt: str, report_path: str) -> dict:
     return {"model": model.model_name, "dataset": dataset, "seed": model.seed,
             "test_accuracy": round(100 * correct / len(labels), 4), "test_images": len(labels),
             "luts": shipped.luts_from_synth(report), "recipe": meta.get("recipe", "not recorded"),
-            "overrides": model.overrides, "checkpoint": Path(ckpt).name}
+            "overrides": model.overrides,
+            "checkpoint": Path(ckpt).as_posix()}  # as given: runs of one campaign share file names
 
 
 def main() -> None:

@@ -207,6 +207,7 @@ def test_bench_pareto_records_a_trained_checkpoint_with_its_synth_report(trained
     images, labels = load_mnist("test")
     assert entry["test_accuracy"] == round(100 * shipped.count_correct(trained_tiny_lut, images, labels) / 10000, 4)
     assert entry["luts"]["total"] == 130 and entry["luts"]["encoder"] == 300 and entry["recipe"] == RECIPE
+    assert entry["checkpoint"] == (tmp_path / "m.pt").as_posix()
     report["design"]["top"] = "mnist_fc_8k_dwn"
     (tmp_path / "report.json").write_text(json.dumps(report))
     r = run(str(tmp_path / "m.pt"), str(tmp_path / "report.json"), "--json", str(tmp_path / "q.json"))
