@@ -122,6 +122,24 @@ def test_lut_cost_and_propose_widths():
         propose_widths(30, (1, 1))
 
 
+@pytest.mark.parametrize("budget,shape", [(596, (1, 0.3)), (559, (1, 0.45)), (670, (1, 0.6)), (700, (1, 0.4))])
+def test_propose_widths_tries_every_width_a_scale_gives(budget, shape):
+    """Against a scan of every scale in steps of 1/10 (the widths' breakpoints here lie >= 1 apart): the
+    largest scale whose widths fit gives the proposal. The float search proposed (330, 100), (260, 120) and
+    (280, 170) for the first three: scale * r landed a hair past a multiple of 10 and skipped a width."""
+    from fractions import Fraction
+
+    fits = None
+    for tenth in range(10 * budget):
+        scale = Fraction(tenth, 10)
+        widths = tuple(max(1, -(-scale * Fraction(str(r)) // 10)) * 10 for r in shape)
+        if sum(widths) > budget:
+            break
+        if lut_cost(widths)["total"] <= budget:
+            fits = widths
+    assert propose_widths(budget, shape)["widths"] == fits
+
+
 @pytest.mark.parametrize("name", LUT_MODELS)
 def test_zoo_widths_fit_their_budget(name):
     model = get_model(name)

@@ -13,6 +13,7 @@ Cost model (k <= 6, one LUT6 per node; the numbers ``difflut synth --target xili
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Sequence
 
 POPCOUNT_LUTS_PER_BIT = 0.8
@@ -57,19 +58,20 @@ def propose_widths(budget: int, shape: Sequence[float], num_classes: int = 10) -
     and GroupSum need it). Returns ``{'widths': tuple, 'cost': lut_cost(...)}``; ValueError if even
     the smallest network (``num_classes`` nodes per layer) exceeds the budget.
     """
-    shape = [float(r) for r in shape]
     if not shape or min(shape) <= 0:
-        raise ValueError(f"shape must be positive relative widths, got {shape}")
+        raise ValueError(f"shape must be positive relative widths, got {list(shape)}")
+    # exact arithmetic on the ratios as written (0.3 is 3/10): float scale * r can land a hair past a multiple
+    shape = [Fraction(r).limit_denominator(10**6) for r in shape]
 
-    def widths(scale: float) -> tuple[int, ...]:
+    def widths(scale: Fraction) -> tuple[int, ...]:
         return tuple(max(1, math.ceil(scale * r / num_classes)) * num_classes for r in shape)
 
-    if lut_cost(widths(0.0), num_classes)["total"] > budget:
+    best = widths(Fraction(0))
+    if lut_cost(best, num_classes)["total"] > budget:
         raise ValueError(f"a budget of {budget} LUTs cannot hold {len(shape)} layers of {num_classes} nodes")
     # the widths change only where scale * r crosses a multiple of num_classes; the popcount table is not
     # monotone, so every such point up to the budget is tried (not a bisection) and the largest that fits wins
     steps = sorted({num_classes * i / r for r in shape for i in range(1, budget // num_classes + 2)})
-    best = widths(0.0)
     for scale in steps:
         candidate = widths(scale)
         if sum(candidate) > budget:
