@@ -20,6 +20,7 @@ from irtools import corrupted
 
 #: provenance in the IR metadata: names the file / state the IR came from, not the function
 PROVENANCE = ("checkpoint_sha256", "state_digest")
+TABLE = "table"  # the parameter of mnist_lut_tiny's node (dwn) that holds its corner scores
 
 
 def ir_function(model) -> dict:
@@ -53,7 +54,7 @@ def test_compact_checkpoint_has_the_full_ones_eval_function_and_ir(saved, test_s
     ckpt = read_checkpoint(compact_path)
     assert ckpt["compact"]["layers.0.logits"] == "one_hot"
     assert ckpt["state_dict"]["layers.0.logits"].shape == (60, 6)
-    assert ckpt["state_dict"]["layers.0.node.logits"].dtype == torch.float16
+    assert ckpt["state_dict"][f"layers.0.node.{TABLE}"].dtype == torch.float16
     assert ckpt["state_dict"]["layers.1.wiring"].dtype == torch.int16
     assert compact_path.stat().st_size * 10 < full_path.stat().st_size
     # restored as one-hot logits whose argmax is the saved connection
@@ -75,18 +76,18 @@ def test_a_changed_connection_is_caught(saved, tmp_path, test_set):
 
 
 def test_rounding_only_where_the_truth_tables_stay_equal(trained_tiny_lut, tmp_path, test_set):
-    """A logit of -1e-9 rounds to float16 -0.0, whose decision (>= 0) differs: that layer goes bfloat16;
-    -1e-45 rounds to -0.0 in both: that layer stays float32."""
+    """A table entry of -1e-9 rounds to float16 -0.0, whose decision (>= 0) differs: that layer goes
+    bfloat16; -1e-45 rounds to -0.0 in both: that layer stays float32."""
     model = copy.deepcopy(trained_tiny_lut)
     with torch.no_grad():
-        model.layers[1].node.logits[4, 7] = -1e-9
-        model.layers[0].node.logits[2, 3] = -1e-45
+        model.layers[1].node.corner_scores()[4, 7] = -1e-9
+        model.layers[0].node.corner_scores()[2, 3] = -1e-45
     assert not bool(model.layers[1].node.truth_table()[4, 7]) and not bool(model.layers[0].node.truth_table()[2, 3])
     model.eval().save_checkpoint(tmp_path / "c.pt", compact=True)
     ckpt = read_checkpoint(tmp_path / "c.pt")
-    assert "layers.0.node.logits" not in ckpt["compact"] and ckpt["compact"]["layers.1.node.logits"] == "cast"
-    assert ckpt["state_dict"]["layers.0.node.logits"].dtype == torch.float32
-    assert ckpt["state_dict"]["layers.1.node.logits"].dtype == torch.bfloat16
+    assert f"layers.0.node.{TABLE}" not in ckpt["compact"] and ckpt["compact"][f"layers.1.node.{TABLE}"] == "cast"
+    assert ckpt["state_dict"][f"layers.0.node.{TABLE}"].dtype == torch.float32
+    assert ckpt["state_dict"][f"layers.1.node.{TABLE}"].dtype == torch.bfloat16
     loaded = load(tmp_path / "c.pt")
     for i in (0, 1):
         assert torch.equal(loaded.layers[i].node.truth_table(), model.layers[i].node.truth_table())
@@ -95,7 +96,7 @@ def test_rounding_only_where_the_truth_tables_stay_equal(trained_tiny_lut, tmp_p
     # negative: the float16 rounding would have flipped exactly that bit
     rounded = copy.deepcopy(model.layers[1].node)
     with torch.no_grad():
-        rounded.logits.copy_(rounded.logits.to(torch.float16).float())
+        rounded.corner_scores().copy_(rounded.corner_scores().to(torch.float16).float())
     assert bool(rounded.truth_table()[4, 7])
 
 
@@ -130,7 +131,7 @@ def _set(name, value):
     (_set("layers.0.logits", torch.full((60, 6), 300, dtype=torch.int16)), r"connections outside 0..299"),
     (_set("layers.0.logits", torch.full((60, 6), -1, dtype=torch.int16)), r"connections outside 0..299"),
     (_set("layers.1.wiring", torch.zeros(20, 6, dtype=torch.float16)), r"'layers.1.wiring' \(cast, torch.float16"),
-    (_set("layers.0.node.logits", torch.zeros(60, 6, dtype=torch.float16)), r"does not fit 'mnist_lut_tiny'"),
+    (_set(f"layers.0.node.{TABLE}", torch.zeros(60, 6, dtype=torch.float16)), r"does not fit 'mnist_lut_tiny'"),
     (lambda c: c["compact"].update({"nonexistent": "cast"}) or c["state_dict"].update(
         nonexistent=torch.zeros(2, dtype=torch.int16)), r"'nonexistent' is not a tensor of the model"),
 ])

@@ -268,7 +268,7 @@ def test_prune_report_counts_dead_nodes_and_unread_pixels(mnist):
     assert report[0]["structural"] == 60 and report[1]["structural"] == 20
     # five reduction nodes made constant 0: folded into the popcount, removed by the passes
     with torch.no_grad():
-        model.layers[1].node.logits[:5] = -1.0
+        model.layers[1].node.corner_scores()[:5] = -1.0
     report = prune_report(model)
     assert report[1]["structural"] == 20 and report[1]["after_optimize"] == 15
     enc = report[-1]

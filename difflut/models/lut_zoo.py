@@ -12,7 +12,8 @@ one (H200, 3 seeds, docs/training_features.md). ``mnist_lut_large`` is DWN's lar
 thermometer, no bit budget). Widths were chosen by training within the budget of
 :func:`difflut.models.budget.lut_cost` (layers + measured popcount + argmax); ``tests/test_pareto.py`` checks
 that they fit. GroupSum ``tau``: the value measured best (1 for 15 and 23 bits per class, 3.333 for 100);
-``tau=None`` falls back to ``sqrt(final bits per class)``.
+``tau=None`` falls back to ``sqrt(final bits per class)``. Nodes: DWN's own (``dwn``), 0.3-0.45 points above
+``dwn_stable`` on every MNIST model at the same LUTs (H200, 3 seeds each, docs/training_features.md, rounds 22-25).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ _LUT_DEFAULTS = dict(
     encoder_budget=1200,
     mapping="learnable",
     learnable_layers=1,
-    node_type="dwn_stable",
+    node_type="dwn",
     node_input_dim=6,
     layer_widths=(380, 150),
     reduction_widths=(),
@@ -117,8 +118,8 @@ class LUTBudgetNet(BaseModel):
 class MNISTLUTTiny(LUTBudgetNet):
     """<= 700 LUTs: 1,200 encoder bits, learnable 380, random 150 (15 bits per class), tau 1, Adam lr 0.03.
 
-    95.18 +- 0.15% (3 seeds, 60 epochs, H200; 94.96% at 30 epochs, 94.61% at lr 0.01), 691-692 LUTs from
-    ``difflut synth --target xilinx``."""
+    95.49 +- 0.13% (3 seeds, 60 epochs, H200; 95.07% at 30 epochs; ``dwn_stable`` nodes 95.18%), 691-692 LUTs
+    from ``difflut synth --target xilinx``."""
 
     defaults = dict(_LUT_DEFAULTS, encoder_budget=1200, layer_widths=(380, 150), reduction_widths=(), tau=1.0)
     default_lr = 0.03
@@ -128,8 +129,8 @@ class MNISTLUTTiny(LUTBudgetNet):
 class MNISTLUTSmall(LUTBudgetNet):
     """<= 1,400 LUTs: 1,600 encoder bits, learnable 900, random 230 (23 bits per class), tau 1, Adam lr 0.03.
 
-    96.12 +- 0.25% (3 seeds, 30 epochs, H200; 95.96% at lr 0.01), 1,373-1,374 LUTs from
-    ``difflut synth --target xilinx``."""
+    96.49 +- 0.15% (3 seeds, 30 epochs, H200; 60 epochs seed 0: 96.76%; ``dwn_stable`` nodes 96.12%),
+    1,374 LUTs (each seed) from ``difflut synth --target xilinx``."""
 
     defaults = dict(_LUT_DEFAULTS, encoder_budget=1600, layer_widths=(900, 230), reduction_widths=(), tau=1.0)
     default_lr = 0.03
@@ -137,12 +138,12 @@ class MNISTLUTSmall(LUTBudgetNet):
 
 @register_model("mnist_lut_large")
 class MNISTLUTLarge(LUTBudgetNet):
-    """<= 4,000 LUTs (estimate 3,899; 3,889-3,892 from ``difflut synth --target xilinx``): distributive
+    """<= 4,000 LUTs (estimate 3,899; 3,897-3,899 from ``difflut synth --target xilinx``): distributive
     thermometer 3 bits (2,352), learnable 2000, random 1000, popcount of 100 bits per class, tau 3.333.
 
-    DWN's large MNIST network (DWN's tau 1/0.3); it beat the budget-encoder form (2,400 bits, 1590 + 1590,
-    reduction to 400, tau 2: 97.49%, 4,033 LUTs) with 97.68% at 3,889 LUTs (3 seeds, 30 epochs); 60 epochs: 97.88%
-    (docs/training_features.md)."""
+    DWN's large MNIST network (DWN's tau 1/0.3): 98.16 +- 0.11% (3 seeds, 60 epochs, H200; 98.12% at 30 epochs;
+    ``dwn_stable`` nodes 97.88%). It beat the budget-encoder form (2,400 bits, 1590 + 1590, reduction to 400,
+    tau 2: 97.49%, 4,033 LUTs; ``dwn_stable``) (docs/training_features.md)."""
 
     defaults = dict(_LUT_DEFAULTS, encoder="distributive_thermometer", encoder_bits=3, encoder_budget=None,
                     layer_widths=(2000, 1000), reduction_widths=(), tau=3.333)
@@ -151,7 +152,7 @@ class MNISTLUTLarge(LUTBudgetNet):
 @register_model("fashion_lut_small")
 class FashionLUTSmall(LUTBudgetNet):
     """Fashion-MNIST, <= 1,400 LUTs: as ``mnist_lut_small`` at Adam lr 0.01 (lr 0.03: 83.06%, no better);
-    83.03 +- 0.16% (3 seeds, 30 epochs, H200)."""
+    83.01 +- 0.25% (3 seeds, 30 epochs, H200; ``dwn_stable`` nodes 83.03%)."""
 
     defaults = dict(_LUT_DEFAULTS, encoder_budget=1600, layer_widths=(900, 230), reduction_widths=(), tau=1.0)
     dataset = "fashion_mnist"
