@@ -148,6 +148,16 @@ def test_zoo_widths_fit_their_budget(name):
     assert model.num_nodes == sum(widths)
 
 
+
+def test_zoo_dwn_nodes_default_to_the_released_efd_weighting():
+    def weightings(model):
+        return {getattr(layer.node, "efd", None) for layer in model.layers}
+
+    assert weightings(get_model("mnist_lut_tiny")) == {"released"}
+    assert get_model("mnist_lut_tiny").config["node_kwargs"] is None  # a default, not a saved override
+    assert weightings(get_model("mnist_lut_tiny", node_kwargs={"efd": "paper"})) == {"paper"}
+    assert weightings(get_model("mnist_lut_tiny", node_type="dwn_stable")) == {None}  # no efd argument given
+
 # -- lowering: IR == PyTorch eval, bit for bit --------------------------------------------------------
 @pytest.mark.parametrize("name", LUT_MODELS)
 def test_lut_models_lower_bit_exactly(name, mnist):
