@@ -42,7 +42,7 @@ _LUT_DEFAULTS = dict(
     reduction_widths=(),
 )
 # the nodes' keyword arguments when the config's node_kwargs is None and node_type is "dwn": the EFD weighting of
-# DWN's released kernel (0.8-1.4 points above the paper's on MNIST, +0.5 on Fashion-MNIST; docs/training_features.md,
+# DWN's released kernel (0.4-1.4 points above the paper's on MNIST, +0.5 on Fashion-MNIST; docs/training_features.md,
 # rounds 26-28). Checkpoints saved before it (node_kwargs None) resume training with it too.
 DWN_NODE_KWARGS = dict(efd="released")
 
