@@ -148,7 +148,6 @@ def test_zoo_widths_fit_their_budget(name):
     assert model.num_nodes == sum(widths)
 
 
-
 def test_zoo_dwn_nodes_default_to_the_released_efd_weighting():
     def weightings(model):
         return {getattr(layer.node, "efd", None) for layer in model.layers}

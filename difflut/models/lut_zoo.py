@@ -14,8 +14,8 @@ thermometer, no bit budget). Widths were chosen by training within the budget of
 that they fit. GroupSum ``tau``: the value measured best (1 for 15 and 23 bits per class, 3.333 for 100);
 ``tau=None`` falls back to ``sqrt(final bits per class)``. Nodes: DWN's own (``dwn``), 0.3-0.45 points above
 ``dwn_stable`` on every MNIST model at the same LUTs (H200, 3 seeds each, docs/training_features.md, rounds 22-25),
-trained with the EFD weighting of DWN's released kernel (``efd="released"``; 0.4-1.4 points above the paper's
-weighting, rounds 26-28).
+trained with the node's default EFD weighting, that of DWN's released kernel (``efd="released"``; 0.4-1.4 points
+above the paper's weighting, rounds 26-28).
 """
 
 from __future__ import annotations
@@ -41,10 +41,6 @@ _LUT_DEFAULTS = dict(
     layer_widths=(380, 150),
     reduction_widths=(),
 )
-# the nodes' keyword arguments when the config's node_kwargs is None and node_type is "dwn": the EFD weighting of
-# DWN's released kernel (0.4-1.4 points above the paper's on MNIST, +0.5 on Fashion-MNIST; docs/training_features.md,
-# rounds 26-28). Checkpoints saved before it (node_kwargs None) resume training with it too.
-DWN_NODE_KWARGS = dict(efd="released")
 
 
 class LUTBudgetNet(BaseModel):
@@ -96,10 +92,7 @@ class LUTBudgetNet(BaseModel):
             self.encoder = get_encoder("variance_thermometer")(num_bits=c["encoder_bits"], total_bits=budget)
             self.select = BitSelect(budget)
             width_in = budget
-        node_kwargs = c["node_kwargs"]
-        if node_kwargs is None and c["node_type"] == "dwn":
-            node_kwargs = DWN_NODE_KWARGS
-        common = dict(node_type=c["node_type"], k=c["node_input_dim"], node_kwargs=node_kwargs,
+        common = dict(node_type=c["node_type"], k=c["node_input_dim"], node_kwargs=c["node_kwargs"],
                       flip_probability=c["flip_probability"], grad_stabilization=c["grad_stabilization"],
                       residual_init=c["residual_init"])
         layers = []

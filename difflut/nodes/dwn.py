@@ -24,8 +24,9 @@ class DWNNode(BaseNode):
     0./1., ``u`` the address of ``x >= 0.5``: the same bit as eval mode. Backward
     (see :mod:`difflut.nodes.efd`): ``T[n, u]`` gets the upstream gradient
     (straight-through step); input j gets it times the EFD derivative of
-    ``T[n, u]`` (weighting ``efd``: ``"paper"`` or ``"released"``). With
-    ``clamp`` (as the authors' code) each training forward first clamps the table
+    ``T[n, u]`` (weighting ``efd``: ``"released"``, the authors' kernel, by default,
+    0.4-1.4 points above ``"paper"`` on the MNIST budget models, docs/training_features.md).
+    With ``clamp`` (as the authors' code) each training forward first clamps the table
     in place to [-1, 1] (sign-preserving, so the truth table is unchanged).
 
     Eval: ``truth_table()[n, address(x)]``, ``truth_table() = table >= 0``.
@@ -35,7 +36,7 @@ class DWNNode(BaseNode):
 
     uses_cuda_kernels = True
 
-    def __init__(self, num_nodes: int, k: int, *, efd: str = "paper", clamp: bool = True):
+    def __init__(self, num_nodes: int, k: int, *, efd: str = "released", clamp: bool = True):
         super().__init__(num_nodes, k)
         if efd not in EFD_WEIGHTINGS:
             raise ValueError(f"efd must be one of {EFD_WEIGHTINGS}, got {efd!r}")
