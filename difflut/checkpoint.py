@@ -409,3 +409,32 @@ def load(path, device: str | torch.device | None = None):
     if device is not None:
         model.to(device)
     return model.eval()
+
+
+def as_registered(model, name: str):
+    """``model``'s trained state in the registered zoo model ``name``, built with the same seed, in eval mode.
+
+    For a network trained as another model with overrides (``--set``) and registered under its own name
+    afterwards. Both resolved configurations (device aside) must be equal and the state must fit, and the two
+    models must give the same class scores on 256 random images; CheckpointError otherwise.
+    """
+    from .models import get_model
+
+    target = get_model(name, seed=model.seed)
+    ours, theirs = _normalise(model.config), _normalise(target.config)
+    diff = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+    if diff:
+        detail = ", ".join(f"{k}: checkpoint {ours.get(k)!r}, {name} {theirs.get(k)!r}" for k in diff)
+        raise CheckpointError(f"{model.model_name!r} (seed {model.seed}) is not {name!r}: {detail}")
+    try:
+        target.load_state_dict(model.state_dict(), strict=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"the state of {model.model_name!r} does not fit {name!r}: {e}") from None
+    target.eval()
+    model.eval()
+    probe = torch.randint(0, 256, (256, *model.input_shape), dtype=torch.uint8,
+                          generator=torch.Generator().manual_seed(0))
+    if not torch.equal(target.class_scores(probe), model.class_scores(probe)):
+        raise CheckpointError(f"{name!r} computes another function than {model.model_name!r} with the same state")
+    target.checkpoint_metadata = dict(getattr(model, "checkpoint_metadata", None) or {})
+    return target

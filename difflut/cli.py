@@ -7,7 +7,7 @@
     difflut demo [--out-dir DIR] [--epochs N] [--train-limit N]
     difflut export m.pt --target TARGET -o DIR [--check] [target options]
     difflut sim DIR [--simulator icarus|verilator]
-    difflut compact IN.pt OUT.pt [--pretrained --recipe TEXT (--synth-report report.json | --estimate)]
+    difflut compact IN.pt OUT.pt [--model NAME] [--pretrained --recipe TEXT (--synth-report report.json | --estimate)]
 
 ``export`` takes its targets and each target's options from the backend registry
 (:mod:`difflut.hw.backends`); an option the chosen target does not take is an error. A user error is
@@ -227,7 +227,7 @@ def _add_import_option(parser: argparse.ArgumentParser) -> None:
 def cmd_compact(args) -> int:
     import os
 
-    from .checkpoint import load, save_checkpoint
+    from .checkpoint import as_registered, load, save_checkpoint
 
     if args.pretrained and (not args.recipe or (args.synth_report is None) == (not args.estimate)):
         raise UsageError("--pretrained needs --recipe and one of --synth-report / --estimate")
@@ -235,6 +235,8 @@ def cmd_compact(args) -> int:
     check_checkpoint_out(args.out)
     size_in = os.path.getsize(args.checkpoint) if os.path.isfile(args.checkpoint) else 0
     model = load(args.checkpoint)
+    if args.model is not None:
+        model = as_registered(model, args.model)
     metadata = dict(model.checkpoint_metadata)
     if args.pretrained:
         import json
@@ -385,6 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--synth-report", default=None, metavar="REPORT_JSON",
                    help="--pretrained: LUTs from this difflut synth --target xilinx report.json")
     s.add_argument("--estimate", action="store_true", help="--pretrained: LUTs from the IR estimate")
+    s.add_argument("--model", default=None, metavar="NAME",
+                   help="store it as the registered model NAME, whose settings must equal the checkpoint's (a "
+                        "network trained as another model with --set options and registered afterwards)")
     s.add_argument("--dataset", default=None, help="default: the dataset the checkpoint was trained on")
     s.add_argument("--data-dir", default=None)
     _add_import_option(s)

@@ -179,3 +179,42 @@ def test_a_key_the_model_gained_later_counts_at_its_default(images, tmp_path):
     other = _budget_model(images, learnable_layers=2)  # not the default: a real difference
     with pytest.raises(CheckpointError, match="learnable_layers: saved None, model 2"):
         ckpt_mod.load_into(other, path)
+
+
+# -- a network trained under another name, stored as the registered model ----------------------------
+FASHION_12K_AS_8K = {"encoder": "distributive_thermometer", "encoder_bits": 6, "layer_widths": (3000, 9000),
+                     "tau": 12.0}
+
+
+def test_a_run_under_overrides_is_stored_as_the_registered_model(images, tmp_path, monkeypatch):
+    """difflut compact RUN.pt OUT.pt --model NAME: the same seed, state and eval function under NAME; another
+    configuration, or a class computing another function, is refused."""
+    import subprocess
+    import sys
+
+    from difflut.checkpoint import as_registered
+    from difflut.models.fashion import FashionDWN12k
+
+    run = get_model("mnist_fc_8k_dwn", seed=3, **FASHION_12K_AS_8K).fit_encoder(images).eval()
+    with torch.no_grad():
+        run.layers[1].node.logits.normal_(generator=torch.Generator().manual_seed(1))  # away from the seeded init
+    run.save_checkpoint(tmp_path / "run.pt", metadata={"dataset": "fashion_mnist", "epoch": 30})
+    r = subprocess.run([sys.executable, "-m", "difflut", "compact", str(tmp_path / "run.pt"), str(tmp_path / "out.pt"),
+                        "--model", "fashion_fc_12k_dwn"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    stored = load(tmp_path / "out.pt")
+    assert (stored.model_name, stored.seed, stored.checkpoint_metadata["epoch"]) == ("fashion_fc_12k_dwn", 3, 30)
+    assert read_checkpoint(tmp_path / "out.pt")["overrides"] == {}
+    assert torch.equal(stored.class_scores(images), run.class_scores(images))
+
+    with pytest.raises(CheckpointError, match="is not 'fashion_fc_16k_dwn': layer_widths: checkpoint \\[3000, 9000\\], "
+                                              "fashion_fc_16k_dwn \\[4000, 12000\\], tau"):
+        as_registered(run, "fashion_fc_16k_dwn")
+    r = subprocess.run([sys.executable, "-m", "difflut", "compact", str(tmp_path / "run.pt"), str(tmp_path / "x.pt"),
+                        "--model", "fashion_fc_16k_dwn"], capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and "is not 'fashion_fc_16k_dwn'" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x.pt").exists()
+    wrong = FashionDWN12k.class_scores
+    monkeypatch.setattr(FashionDWN12k, "class_scores", lambda self, x, **kw: wrong(self, x, **kw) + 1)
+    with pytest.raises(CheckpointError, match="computes another function"):
+        as_registered(run, "fashion_fc_12k_dwn")

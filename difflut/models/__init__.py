@@ -11,6 +11,7 @@ from ..checkpoint import CheckpointError, load
 from ..registry import register_model
 from .base import BaseModel
 from .cifar10 import CIFAR10Conv, OrPool2d
+from .fashion import FashionDWN12k, FashionDWN16k, FashionFullyConnected
 from .lut_zoo import FashionLUTSmall, LUTBudgetNet, MNISTLUTLarge, MNISTLUTSmall, MNISTLUTTiny
 from .mnist import (
     MNISTBitFlip5,
@@ -34,6 +35,9 @@ __all__ = [
     "BaseModel",
     "CIFAR10Conv",
     "CheckpointError",
+    "FashionDWN12k",
+    "FashionDWN16k",
+    "FashionFullyConnected",
     "FashionLUTSmall",
     "LUTBudgetNet",
     "MNISTLUTLarge",

@@ -20,7 +20,7 @@ ZOO = {
     "mnist_fc_8k_linear", "mnist_fc_8k_dwn", "cifar10_conv",
     "mnist_bitflip_none", "mnist_bitflip_5", "mnist_bitflip_10", "mnist_bitflip_20",
     "mnist_gradnorm_none", "mnist_gradnorm_layerwise", "mnist_gradnorm_batchwise",
-    "mnist_gradnorm_layerwise_mean", "mnist_residual_init",
+    "mnist_gradnorm_layerwise_mean", "mnist_residual_init", "fashion_fc_12k_dwn", "fashion_fc_16k_dwn",
 }
 #: the LUT-budget models (tested in tests/test_pareto.py)
 LUT_ZOO = {"mnist_lut_tiny", "mnist_lut_small", "mnist_lut_large", "fashion_lut_small"}
@@ -55,7 +55,7 @@ def reference_class_scores(model, images):
 
 
 # -- registry and overrides -----------------------------------------------------------------------
-def test_the_twelve_models_are_registered():
+def test_the_zoo_models_are_registered():
     assert set(list_models()) == ZOO | LUT_ZOO
     for name in ZOO:
         assert get_model(name, **(TINY_CIFAR if name == "cifar10_conv" else TINY)).model_name == name
@@ -119,6 +119,18 @@ def test_default_fc_models_have_8k_nodes_and_600_bits_per_class():
         assert model.head.tau == pytest.approx(200 ** 0.5)
     info = model_info("mnist_fc_8k_linear")
     assert (info["nodes"], info["layers"], info["node_type"], info["k"]) == (8000, 2, "linear_lut", 4)
+
+
+def test_fashion_fc_models_are_the_8k_pipeline_with_their_recipes_settings():
+    """What campaign_h200_2026-12-02b trained as mnist_fc_8k_dwn with --set options, registered."""
+    for name, widths, tau in (("fashion_fc_12k_dwn", (3000, 9000), 12.0), ("fashion_fc_16k_dwn", (4000, 12000), 14.0)):
+        model = get_model(name, layer_widths=tuple(w // 100 for w in widths))
+        assert model.dataset == "fashion_mnist" and model.encoded_shape == (784 * 6,) and model.head.tau == tau
+        assert [type(l).registry_name for l in model.layers] == ["learnable", "random"]
+        assert model_info(name)["nodes"] == sum(widths)
+        trained_as = get_model("mnist_fc_8k_dwn", encoder="distributive_thermometer", encoder_bits=6,
+                               layer_widths=widths, tau=tau)
+        assert trained_as.config == get_model(name).config
 
 
 def test_overrides_reach_the_layers():
@@ -188,7 +200,7 @@ def test_count_parameters_and_topology():
 
 # -- the forward pass -----------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["mnist_fc_8k_linear", "mnist_fc_8k_dwn", "mnist_gradnorm_layerwise_mean",
-                                  "mnist_residual_init"])
+                                  "mnist_residual_init", "fashion_fc_12k_dwn"])
 def test_train_forward_is_differentiable_and_eval_is_the_integer_reference(name, mnist):
     images, labels = mnist
     model = tiny(name).fit_encoder(images)
