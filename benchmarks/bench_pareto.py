@@ -116,7 +116,8 @@ def record(ckpt: str, report_path: str) -> dict:
     images, labels = DATASETS[dataset]("test")
     correct = shipped.count_correct(model, images, labels)
     report = json.loads(Path(report_path).read_text(encoding="utf-8"))
-    if report.get("design", {}).get("top") not in (model.model_name, None):
+    names = (model.model_name, meta.get("trained_as", {}).get("model"))  # difflut compact --model keeps the latter
+    if report.get("design", {}).get("top") not in (*names, None):
         raise SystemExit(f"{report_path}: synthesis of {report['design']['top']!r}, not of {model.model_name!r}")
     return {"model": model.model_name, "dataset": dataset, "seed": model.seed,
             "test_accuracy": round(100 * correct / len(labels), 4), "test_images": len(labels),

@@ -416,7 +416,8 @@ def as_registered(model, name: str):
 
     For a network trained as another model with overrides (``--set``) and registered under its own name
     afterwards. Both resolved configurations (device aside) must be equal and the state must fit, and the two
-    models must give the same class scores on 256 random images; CheckpointError otherwise.
+    models must give the same class scores on 256 random images; CheckpointError otherwise. The metadata
+    gains ``trained_as``: the name and overrides the network was trained under.
     """
     from .models import get_model
 
@@ -436,5 +437,6 @@ def as_registered(model, name: str):
                           generator=torch.Generator().manual_seed(0))
     if not torch.equal(target.class_scores(probe), model.class_scores(probe)):
         raise CheckpointError(f"{name!r} computes another function than {model.model_name!r} with the same state")
-    target.checkpoint_metadata = dict(getattr(model, "checkpoint_metadata", None) or {})
+    target.checkpoint_metadata = dict(getattr(model, "checkpoint_metadata", None) or {},
+                                      trained_as={"model": model.model_name, "overrides": to_plain(model.overrides, "overrides")})
     return target

@@ -205,6 +205,8 @@ def test_a_run_under_overrides_is_stored_as_the_registered_model(images, tmp_pat
     stored = load(tmp_path / "out.pt")
     assert (stored.model_name, stored.seed, stored.checkpoint_metadata["epoch"]) == ("fashion_fc_12k_dwn", 3, 30)
     assert read_checkpoint(tmp_path / "out.pt")["overrides"] == {}
+    assert stored.checkpoint_metadata["trained_as"] == {
+        "model": "mnist_fc_8k_dwn", "overrides": {**FASHION_12K_AS_8K, "layer_widths": [3000, 9000]}}
     assert torch.equal(stored.class_scores(images), run.class_scores(images))
 
     with pytest.raises(CheckpointError, match="is not 'fashion_fc_16k_dwn': layer_widths: checkpoint \\[3000, 9000\\], "

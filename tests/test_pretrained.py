@@ -213,3 +213,8 @@ def test_bench_pareto_records_a_trained_checkpoint_with_its_synth_report(trained
     r = run(str(tmp_path / "m.pt"), str(tmp_path / "report.json"), "--json", str(tmp_path / "q.json"))
     assert r.returncode != 0 and "synthesis of 'mnist_fc_8k_dwn', not of 'mnist_lut_tiny'" in r.stderr
     assert not (tmp_path / "q.json").exists()
+    # a file stored under its registered name by difflut compact --model: the report of its training name fits
+    trained_tiny_lut.save_checkpoint(tmp_path / "r.pt", compact=True, metadata={
+        "dataset": "mnist", "recipe": RECIPE, "trained_as": {"model": "mnist_fc_8k_dwn", "overrides": {}}})
+    r = run(str(tmp_path / "r.pt"), str(tmp_path / "report.json"), "--json", str(tmp_path / "r.json"))
+    assert r.returncode == 0, r.stderr
