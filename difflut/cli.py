@@ -2,7 +2,7 @@
 
     difflut list-models
     difflut train MODEL [--dataset mnist] [--epochs N] [--batch-size B] [--out m.pt] [--device cuda]
-                        [--set KEY=VALUE ...] [--train-limit N] [--val-limit N]
+                        [--set KEY=VALUE ...] [--train-limit N] [--val-size N]
     difflut eval m.pt [--flip-rate q] [--seed S] [--limit N]
     difflut demo [--out-dir DIR] [--epochs N] [--train-limit N]
     difflut export m.pt --target TARGET -o DIR [--check] [target options]
