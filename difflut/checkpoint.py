@@ -432,7 +432,6 @@ def as_registered(model, name: str):
     except RuntimeError as e:
         raise CheckpointError(f"the state of {model.model_name!r} does not fit {name!r}: {e}") from None
     target.eval()
-    model.eval()
     probe = torch.randint(0, 256, (256, *model.input_shape), dtype=torch.uint8,
                           generator=torch.Generator().manual_seed(0))
     if not torch.equal(target.class_scores(probe), model.class_scores(probe)):
