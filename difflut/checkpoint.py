@@ -436,6 +436,6 @@ def as_registered(model, name: str):
                           generator=torch.Generator().manual_seed(0))
     if not torch.equal(target.class_scores(probe), model.class_scores(probe)):
         raise CheckpointError(f"{name!r} computes another function than {model.model_name!r} with the same state")
-    target.checkpoint_metadata = dict(getattr(model, "checkpoint_metadata", None) or {},
-                                      trained_as={"model": model.model_name, "overrides": to_plain(model.overrides, "overrides")})
+    trained_as = {"model": model.model_name, "overrides": to_plain(model.overrides, "overrides")}
+    target.checkpoint_metadata = dict(getattr(model, "checkpoint_metadata", None) or {}, trained_as=trained_as)
     return target
