@@ -412,16 +412,15 @@ def load(path, device: str | torch.device | None = None):
 
 
 def as_registered(model, name: str):
-    """``model``'s trained state in the registered zoo model ``name``, built with the same seed, in eval mode.
+    """``model``'s trained state in the registered zoo model ``name`` (not an alias), built with the same seed,
+    in eval mode.
 
     For a network trained as another model with overrides (``--set``) and registered under its own name
     afterwards. Both resolved configurations (device aside) must be equal and the state must fit, and the two
     models must give the same class scores on 256 random images; CheckpointError otherwise. The metadata
     gains ``trained_as``: the name and overrides the network was trained under.
     """
-    from .models import get_model
-
-    target = get_model(name, seed=model.seed)
+    target = MODELS.get(name)(seed=model.seed)
     ours, theirs = _normalise(model.config), _normalise(target.config)
     diff = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
     if diff:

@@ -236,7 +236,9 @@ def cmd_compact(args) -> int:
     size_in = os.path.getsize(args.checkpoint) if os.path.isfile(args.checkpoint) else 0
     model = load(args.checkpoint)
     if args.model is not None:
-        model = as_registered(model, args.model)
+        from .models.zoo import resolve_name
+
+        model = as_registered(model, resolve_name(args.model))
     metadata = dict(model.checkpoint_metadata)
     if args.pretrained:
         import json
