@@ -2,15 +2,18 @@
 
 import hashlib
 import os
+import subprocess
+import sys
 import zipfile
 
 import pytest
 import torch
 
 import difflut.checkpoint as ckpt_mod
-from difflut.checkpoint import CheckpointError, read_checkpoint
+from difflut.checkpoint import CheckpointError, as_registered, read_checkpoint
 from difflut.data import load_mnist
 from difflut.models import get_model, load
+from difflut.models.fashion import FashionDWN12k
 
 OVERRIDES = {"layer_widths": (50, 20), "encoder_bits": 5, "flip_probability": 0.05}
 
@@ -189,18 +192,15 @@ FASHION_12K_AS_8K = {"encoder": "distributive_thermometer", "encoder_bits": 6, "
 def test_a_run_under_overrides_is_stored_as_the_registered_model(images, tmp_path, monkeypatch):
     """difflut compact RUN.pt OUT.pt --model NAME: the same seed, state and eval function under NAME; another
     configuration, or a class computing another function, is refused."""
-    import subprocess
-    import sys
-
-    from difflut.checkpoint import as_registered
-    from difflut.models.fashion import FashionDWN12k
+    def compact_as(name, out):
+        return subprocess.run([sys.executable, "-m", "difflut", "compact", str(tmp_path / "run.pt"), str(out),
+                               "--model", name], capture_output=True, text=True, timeout=300)
 
     run = get_model("mnist_fc_8k_dwn", seed=3, **FASHION_12K_AS_8K).fit_encoder(images).eval()
     with torch.no_grad():
         run.layers[1].node.logits.normal_(generator=torch.Generator().manual_seed(1))  # away from the seeded init
     run.save_checkpoint(tmp_path / "run.pt", metadata={"dataset": "fashion_mnist", "epoch": 30})
-    r = subprocess.run([sys.executable, "-m", "difflut", "compact", str(tmp_path / "run.pt"), str(tmp_path / "out.pt"),
-                        "--model", "fashion_fc_12k_dwn"], capture_output=True, text=True, timeout=300)
+    r = compact_as("fashion_fc_12k_dwn", tmp_path / "out.pt")
     assert r.returncode == 0, r.stderr
     stored = load(tmp_path / "out.pt")
     assert (stored.model_name, stored.seed, stored.checkpoint_metadata["epoch"]) == ("fashion_fc_12k_dwn", 3, 30)
@@ -212,8 +212,7 @@ def test_a_run_under_overrides_is_stored_as_the_registered_model(images, tmp_pat
     with pytest.raises(CheckpointError, match="is not 'fashion_fc_16k_dwn': layer_widths: checkpoint \\[3000, 9000\\], "
                                               "fashion_fc_16k_dwn \\[4000, 12000\\], tau"):
         as_registered(run, "fashion_fc_16k_dwn")
-    r = subprocess.run([sys.executable, "-m", "difflut", "compact", str(tmp_path / "run.pt"), str(tmp_path / "x.pt"),
-                        "--model", "fashion_fc_16k_dwn"], capture_output=True, text=True, timeout=300)
+    r = compact_as("fashion_fc_16k_dwn", tmp_path / "x.pt")
     assert r.returncode != 0 and "is not 'fashion_fc_16k_dwn'" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "x.pt").exists()
     wrong = FashionDWN12k.class_scores

@@ -157,6 +157,7 @@ def test_zoo_dwn_nodes_default_to_the_released_efd_weighting():
     assert weightings(get_model("mnist_lut_tiny", node_kwargs={"efd": "paper"})) == {"paper"}
     assert weightings(get_model("mnist_lut_tiny", node_type="dwn_stable")) == {None}  # no efd argument given
 
+
 # -- lowering: IR == PyTorch eval, bit for bit --------------------------------------------------------
 @pytest.mark.parametrize("name", LUT_MODELS)
 def test_lut_models_lower_bit_exactly(name, mnist):
