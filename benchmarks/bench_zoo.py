@@ -31,6 +31,7 @@ from difflut import evaluate, get_model, list_models, train
 from difflut.training import kept_record
 from difflut.cli import parse_override
 from difflut.data import load_dataset
+from difflut.refine import refine_tables
 from difflut.files import write_atomic
 
 MAIN_MODELS = ("mnist_fc_8k_dwn", "mnist_fc_8k_linear")
@@ -84,13 +85,17 @@ def run_one(name: str, dataset: str, epochs: int, seed: int, args, device) -> di
         "keep": args.keep, "best_epoch": kept_record(history, "best")["epoch"],
         "test_accuracy": evaluate(model, test_x, test_y), "history": history, "cuda_graph": args.cuda_graph,
     }
+    if args.refine_sweeps:
+        refine_runs(model, fit_x, fit_y, val_x, val_y, test_x, test_y, result, args)
     if args.save_checkpoints:  # compact: the eval function, for export, synthesis and `difflut compact --pretrained`
         path = os.path.join(args.save_checkpoints, f"{name}-{dataset}-s{seed}.pt")
         os.makedirs(args.save_checkpoints, exist_ok=True)
         recipe = ", ".join([f"bench_zoo.py {name} seed {seed}: {epochs} epochs on {len(fit_x)} {dataset} training "
                             f"images", f"batch {args.batch_size}", f"shift {args.augment_shift}"]
                            + ["flips"] * args.augment_flip + [f"Adam lr {result['lr']}", "cosine", f"keep {args.keep}"]
-                           + ["graphed step"] * args.cuda_graph + [f"{k}={v}" for k, v in model.overrides.items()])
+                           + ["graphed step"] * args.cuda_graph + [f"{k}={v}" for k, v in model.overrides.items()]
+                           + [f"refined {args.refine_sweeps} sweeps at shift {result.get('refine_shift')}"]
+                           * bool(args.refine_sweeps))
         model.save_checkpoint(path, metadata={"dataset": dataset, "recipe": recipe,
                                               "test_accuracy_percent": round(100 * result["test_accuracy"], 4)},
                               compact=True)
@@ -98,6 +103,26 @@ def run_one(name: str, dataset: str, epochs: int, seed: int, args, device) -> di
     if name.startswith("mnist_bitflip"):
         result["flip_curve"] = {str(q): evaluate(model, test_x, test_y, flip_rate=q, seed=0) for q in FLIP_RATES}
     return result
+
+
+def refine_runs(model, fit_x, fit_y, val_x, val_y, test_x, test_y, result: dict, args) -> None:
+    """Refine the trained tables (difflut.refine) on the training images, one sweep at a time; record the
+    trained model's test accuracy and, after each sweep, the validation and test accuracy."""
+    shift = args.augment_shift if args.refine_shift is None else args.refine_shift
+    result["test_accuracy_trained"] = result["test_accuracy"]
+    result["val_accuracy_trained"] = evaluate(model, val_x, val_y)
+    result["refine_shift"], result["refine"] = shift, []
+    for sweep in range(1, args.refine_sweeps + 1):
+        start = time.perf_counter()
+        report = refine_tables(model, fit_x, fit_y, max_shift=shift, sweeps=1)
+        record = {"sweep": sweep, "flips": report.sweeps[0]["flips"], "train_loss": report.sweeps[0]["loss"],
+                  "seconds": time.perf_counter() - start,
+                  "val_accuracy": evaluate(model, val_x, val_y), "test_accuracy": evaluate(model, test_x, test_y)}
+        result["refine"].append(record)
+        print(f"{result['model']} s{result['seed']} refine sweep {sweep}: flips {record['flips']}, val "
+              f"{record['val_accuracy']:.4f} test {record['test_accuracy']:.4f} ({record['seconds']:.1f} s)",
+              flush=True)
+    result["test_accuracy"] = result["refine"][-1]["test_accuracy"]
 
 
 def _test_at(run: dict, which: str):
@@ -184,6 +209,9 @@ def main(argv=None) -> int:
     p.add_argument("--cuda-graph", action="store_true", help="train through the CUDA-graphed step")
     p.add_argument("--save-checkpoints", metavar="DIR", default=None,
                    help="save each run's model as a compact checkpoint DIR/MODEL-DATASET-sSEED.pt")
+    p.add_argument("--refine-sweeps", type=int, default=0,
+                   help="after training, refine the tables on the training images (difflut.refine), N sweeps")
+    p.add_argument("--refine-shift", type=int, default=None, help="refinement's shifts (default --augment-shift)")
     p.add_argument("--dataset", default=None, help="train every model on this dataset (default: each model's own)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed (model and batch order)")
     p.add_argument("--deadline", type=float, default=None, help="skip runs that would start after this many s")

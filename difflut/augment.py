@@ -35,6 +35,19 @@ def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generato
     return out.reshape(images.shape)
 
 
+def shift_images(images: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Every image shifted by the same (dy, dx), zero-filled: ``out[b, ..., i, j] = images[b, ..., i - dy,
+    j - dx]`` where that pixel exists, else 0. ``images`` (B, ..., H, W), any dtype; same shape out."""
+    if images.dim() < 2:
+        raise ValueError(f"shift_images expects images (..., H, W), got shape {tuple(images.shape)}")
+    h, w = images.shape[-2:]
+    out = torch.zeros_like(images)
+    if abs(dy) < h and abs(dx) < w:
+        out[..., max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+            images[..., max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    return out
+
+
 def random_hflip(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Mirror each image left-right with probability 1/2.
 

@@ -8,6 +8,7 @@
     difflut export m.pt --target TARGET -o DIR [--check] [target options]
     difflut sim DIR [--simulator icarus|verilator]
     difflut compact IN.pt OUT.pt [--model NAME] [--pretrained --recipe TEXT (--synth-report report.json | --estimate)]
+    difflut refine IN.pt OUT.pt [--shift S] [--sweeps N] [--train-limit N] [--device cuda]
 
 ``export`` takes its targets and each target's options from the backend registry
 (:mod:`difflut.hw.backends`); an option the chosen target does not take is an error. A user error is
@@ -268,6 +269,38 @@ def cmd_compact(args) -> int:
     return 0
 
 
+# -- refine --------------------------------------------------------------------------------------
+def cmd_refine(args) -> int:
+    import os
+
+    from .checkpoint import load, read_checkpoint, save_checkpoint
+    from .refine import refine_tables
+    from .training import evaluate
+
+    _import_models(args)
+    if os.path.abspath(args.out) == os.path.abspath(args.checkpoint):
+        raise UsageError("OUT must differ from the input checkpoint (refine writes a new one)")
+    check_checkpoint_out(args.out)
+    compact = bool(read_checkpoint(args.checkpoint).get("compact"))
+    model = load(args.checkpoint, device=parse_device(args.device))
+    dataset = args.dataset or model.checkpoint_metadata.get("dataset") or model.dataset
+    images, labels = _load_split(dataset, "train", args.train_limit, args.data_dir, "--train-limit")
+    _check_dataset(model, dataset, images)
+    test_images, test_labels = _load_split(dataset, "test", None, args.data_dir, "--limit")
+    before = evaluate(model, test_images, test_labels)
+    try:
+        report = refine_tables(model, images, labels, max_shift=args.shift, sweeps=args.sweeps, log=print)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    after = evaluate(model, test_images, test_labels)
+    metadata = dict(model.checkpoint_metadata)
+    metadata["refined"] = dict(report.as_dict(), dataset=dataset, train_images=len(images),
+                               test_accuracy_before=before, test_accuracy_after=after)
+    save_checkpoint(model.cpu(), args.out, metadata, compact=compact)
+    print(f"{model.model_name} on {dataset} test: accuracy {before:.4f} -> {after:.4f}; wrote {args.out}")
+    return 0
+
+
 # -- sim -----------------------------------------------------------------------------------------
 def cmd_sim(args) -> int:
     from .hw.sim import run_sim
@@ -396,6 +429,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", default=None)
     _add_import_option(s)
     s.set_defaults(func=cmd_compact)
+
+    s = sub.add_parser("refine", help="refine a trained checkpoint's truth tables on its training images "
+                                      "(exact coordinate descent of the eval function's loss; same wiring and LUTs)")
+    s.add_argument("checkpoint")
+    s.add_argument("out", help="output checkpoint (missing, or a DiffLUT checkpoint to replace; not the input)")
+    s.add_argument("--shift", type=NON_NEGATIVE, default=1,
+                   help="use every training image at every shift up to S pixels (default 1: 9 copies)")
+    s.add_argument("--sweeps", type=POSITIVE, default=1, help="passes over all nodes (default 1)")
+    s.add_argument("--train-limit", type=POSITIVE, default=None, help="use the first N training images")
+    s.add_argument("--dataset", default=None, help="default: the dataset the checkpoint was trained on")
+    s.add_argument("--device", default=None)
+    s.add_argument("--data-dir", default=None)
+    _add_import_option(s)
+    s.set_defaults(func=cmd_refine)
 
     s = sub.add_parser("sim", help="simulate an exported Verilog folder against its test vectors (cocotb)")
     s.add_argument("folder")

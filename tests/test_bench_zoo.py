@@ -69,3 +69,22 @@ def test_a_run_saves_a_compact_checkpoint_with_the_runs_accuracy(bench, tmp_path
     assert "1 epochs on 600 mnist training images" in model.checkpoint_metadata["recipe"]
     test_x, test_y = load_mnist("test")
     assert evaluate(model, test_x, test_y) == run["test_accuracy"]
+
+
+def test_refine_sweeps_record_each_sweep_and_save_the_refined_model(bench, tmp_path):
+    """--refine-sweeps: the trained accuracy kept, each sweep's val/test recorded, the refined model saved."""
+    from difflut import evaluate, load
+    from difflut.data import load_mnist
+
+    out, folder = tmp_path / "r.json", tmp_path / "ckpts"
+    assert bench.main(["--models", "mnist_lut_tiny", "--epochs", "1", "--train-limit", "600", "--val-images", "0",
+                       "--keep", "last", "--device", "cpu", "--refine-sweeps", "2", "--refine-shift", "0",
+                       "--save-checkpoints", str(folder), "--out", str(out)]) == 0
+    run = json.loads(out.read_text())["runs"][0]
+    assert [r["sweep"] for r in run["refine"]] == [1, 2] and run["refine_shift"] == 0
+    assert run["refine"][0]["train_loss"] > run["refine"][1]["train_loss"]
+    assert run["test_accuracy"] == run["refine"][-1]["test_accuracy"] != run["test_accuracy_trained"]
+    model = load(folder / run["checkpoint"])
+    assert "refined 2 sweeps at shift 0" in model.checkpoint_metadata["recipe"]
+    test_x, test_y = load_mnist("test")
+    assert evaluate(model, test_x, test_y) == run["test_accuracy"]

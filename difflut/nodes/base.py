@@ -130,6 +130,31 @@ class BaseNode(nn.Module):
             self._table_key = key
         return self._table_cache
 
+    def check_table_writable(self) -> None:
+        """Raise ValueError unless :meth:`set_truth_table_` can write this node type's tables: its hard
+        decision must be ``score >= 0`` on :meth:`corner_scores`, and those scores a parameter."""
+        scores = self.corner_scores()
+        writable = type(self).hard_table is BaseNode.hard_table and any(scores is p for p in self.parameters())
+        if not writable:
+            raise ValueError(f"{type(self).__name__} tables cannot be written: its hard decision is not the sign "
+                             f"of a score parameter")
+
+    def set_truth_table_(self, table: torch.Tensor) -> None:
+        """Make :meth:`truth_table` equal ``table`` (bool (num_nodes, 2**k)) by setting the sign of each
+        corner score (its magnitude kept; a zero score that must become 0 turns to -1e-6)."""
+        self.check_table_writable()
+        expected = (self.num_nodes, 1 << self.k)
+        if not isinstance(table, torch.Tensor) or table.dtype != torch.bool or tuple(table.shape) != expected:
+            raise ValueError(f"set_truth_table_ takes a bool tensor of shape {expected}, got "
+                             f"{getattr(table, 'dtype', type(table).__name__)} {tuple(getattr(table, 'shape', ()))}")
+        scores = self.corner_scores()
+        with torch.no_grad():
+            magnitude = scores.abs()
+            target = table.to(scores.device)
+            scores.copy_(torch.where(target, magnitude, -magnitude.clamp_min(1e-6)))
+        if not torch.equal(self.truth_table(), table.cpu()):
+            raise RuntimeError(f"{type(self).__name__}.set_truth_table_: the written scores do not give the table")
+
     def corners(self, dtype=None) -> torch.Tensor:
         """All 2**k binary inputs (2**k, k) on this node's device (see :func:`difflut.bits.corners`)."""
         ref = next(iter(self.parameters()), None)

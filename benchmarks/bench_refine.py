@@ -1,0 +1,89 @@
+"""Table refinement (difflut.refine) of trained checkpoints: test accuracy before and after each sweep.
+
+    python benchmarks/bench_refine.py CKPT.pt ... --sweeps 3 --shift 1 --device cuda --out refine.json \\
+        [--save DIR]   # DIR/NAME-shiftS-sweepK.pt: each refined model (compact) for synthesis and shipping
+
+Refines each checkpoint on all its dataset's training images (every shift up to --shift), one sweep at a
+time, and prints a table: the checkpoint's test accuracy, then after each sweep. The wiring does not
+change, so the LUTs of a refined model are those of the trained one (up to nodes the synthesis
+simplifies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from bench_zoo import write_json_atomic  # noqa: E402
+
+from difflut import evaluate  # noqa: E402
+from difflut.checkpoint import load, save_checkpoint  # noqa: E402
+from difflut.data import load_dataset  # noqa: E402
+from difflut.refine import refine_tables  # noqa: E402
+
+
+def refine_one(path: str, args) -> dict:
+    model = load(path, device=args.device)
+    dataset = model.checkpoint_metadata.get("dataset") or model.dataset
+    train_x, train_y = load_dataset(dataset, "train", data_dir=args.data_dir)
+    train_x, train_y = train_x[:args.train_limit], train_y[:args.train_limit]
+    test_x, test_y = load_dataset(dataset, "test", data_dir=args.data_dir)
+    run = {"checkpoint": path, "model": model.model_name, "dataset": dataset, "shift": args.shift,
+           "train_images": len(train_x), "test_accuracy": [evaluate(model, test_x, test_y)], "sweeps": []}
+    stem = os.path.splitext(os.path.basename(path))[0]
+    for sweep in range(1, args.sweeps + 1):
+        start = time.perf_counter()
+        report = refine_tables(model, train_x, train_y, max_shift=args.shift, sweeps=1)
+        entry = dict(report.sweeps[0], seconds=time.perf_counter() - start)
+        run["sweeps"].append(entry)
+        run["test_accuracy"].append(evaluate(model, test_x, test_y))
+        print(f"{stem} shift {args.shift} sweep {sweep}: flips {entry['flips']}, train loss {entry['loss']:.4f}, "
+              f"test {100 * run['test_accuracy'][-1]:.2f}% ({entry['seconds']:.1f} s)", flush=True)
+        if args.save:
+            os.makedirs(args.save, exist_ok=True)
+            metadata = dict(model.checkpoint_metadata, refined=dict(report.as_dict(), sweeps_total=sweep,
+                                                                    train_images=len(train_x)),
+                            test_accuracy_percent=round(100 * run["test_accuracy"][-1], 4))
+            save_checkpoint(model, os.path.join(args.save, f"{stem}-shift{args.shift}-sweep{sweep}.pt"),
+                            metadata, compact=True)
+    return run
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoints", nargs="+")
+    p.add_argument("--sweeps", type=int, default=3)
+    p.add_argument("--shift", type=int, default=1)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--train-limit", type=int, default=None, help="first N training images (smoke runs)")
+    p.add_argument("--save", metavar="DIR", default=None)
+    p.add_argument("--out", default=None, help="result JSON")
+    args = p.parse_args(argv)
+    machine = {"device": torch.cuda.get_device_name() if str(args.device).startswith("cuda") else "cpu",
+               "torch": torch.__version__, "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
+    runs = []
+    for path in args.checkpoints:
+        runs.append(refine_one(path, args))
+        if args.out:
+            write_json_atomic(args.out, {"machine": machine, "runs": runs})
+    print(f"\nmachine: {machine}")
+    header = " | ".join(f"sweep {i}" for i in range(1, args.sweeps + 1))
+    print(f"| checkpoint | shift | trained | {header} |")
+    print("|---|---:|---:|" + "---:|" * args.sweeps)
+    for r in runs:
+        accs = " | ".join(f"{100 * a:.2f}" for a in r["test_accuracy"])
+        print(f"| {os.path.basename(r['checkpoint'])} | {r['shift']} | {accs} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

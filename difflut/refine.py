@@ -1,0 +1,238 @@
+"""Exact table refinement: coordinate descent on a trained model's truth tables.
+
+Training (EFD, learnable mapping) follows a surrogate gradient; the hardware is the eval function, a fixed
+wiring of truth tables. :func:`refine_tables` re-chooses the table entries of that eval function directly:
+for node n of a LUT layer and address a, the entry is flipped when the flip lowers the summed
+cross-entropy of ``popcount / tau`` over the training samples whose input to n is a, all other tables fixed
+(the change of every sample's class scores is computed exactly, through every node downstream of n).
+The entries of one node address disjoint samples, so all improving flips of a node are applied together
+and the loss never rises. A sweep visits the layers from the last to the first, the nodes of a layer in
+order; the samples are the training images at every integer shift in ``-max_shift..max_shift`` (the
+augmentation the zoo recipes train with), so the refined tables keep the shift invariance training taught.
+
+The wiring, the encoder and the bit selection do not change; the refined model lowers and exports as any
+other (its tables are written back into the node parameters, checked by reading ``truth_table()`` back).
+
+Cost: each node is one pass over the samples (tensor ops over all samples; the nodes are visited one at a
+time because each visit sees the flips before it). Memory: the address (uint8) and output (bool) of every
+node for every sample.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from .augment import check_max_shift, shift_images
+from .layers import BitSelect, GroupedLayer, GroupSum, LearnableLayer, RandomLayer
+
+_FLAT_LAYERS = (RandomLayer, LearnableLayer, GroupedLayer)
+
+
+@dataclass
+class RefineReport:
+    """What :func:`refine_tables` did: samples used, and per sweep the flips per layer, the mean loss and
+    the accuracy on those samples (``before`` holds the same figures for the trained tables)."""
+
+    samples: int
+    tau: float
+    max_shift: int
+    before: dict
+    sweeps: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return dict(samples=self.samples, tau=self.tau, max_shift=self.max_shift, before=self.before,
+                    sweeps=self.sweeps)
+
+
+def refinable_layers(model) -> list:
+    """The model's LUT layers if every stage is a flat LUT layer (random, learnable, grouped) after an
+    optional :class:`BitSelect`, read by a :class:`GroupSum`; else ValueError naming the stage."""
+    stages = list(model.stages())
+    if stages and isinstance(stages[0], BitSelect):
+        stages = stages[1:]
+    for stage in stages:
+        if not isinstance(stage, _FLAT_LAYERS):
+            raise ValueError(f"refine_tables supports flat LUT layers (random, learnable, grouped) read by a "
+                             f"GroupSum; {model.model_name!r} has a {type(stage).__name__} stage")
+    if not stages or not isinstance(model.head, GroupSum):
+        raise ValueError(f"refine_tables needs LUT layers and a GroupSum head; {model.model_name!r} has "
+                         f"{len(stages)} LUT layers and a {type(model.head).__name__} head")
+    return stages
+
+
+class _State:
+    """Addresses, outputs and class scores of every sample under the current tables."""
+
+    def __init__(self, model, layers, bits: torch.Tensor, labels: torch.Tensor, tau: float):
+        dev = bits.device
+        self.conn = [layer.connections().to(dev) for layer in layers]
+        self.table = [layer.node.truth_table().to(dev) for layer in layers]
+        self.k = [c.shape[1] for c in self.conn]
+        self.addr, self.out = [], []
+        x = bits
+        for conn, table, k in zip(self.conn, self.table, self.k):
+            weights = (1 << torch.arange(k, device=dev))
+            addr = torch.zeros(len(x), conn.shape[0], dtype=torch.int16, device=dev)
+            for j in range(k):  # one gather per input position, no (B, N, k) tensor
+                addr += x[:, conn[:, j]].to(torch.int16) * int(weights[j])
+            out = torch.empty(addr.shape, dtype=torch.bool, device=dev)
+            for lo in range(0, conn.shape[0], 256):  # bounded (n, 256) int64 index
+                hi = min(lo + 256, conn.shape[0])
+                out[:, lo:hi] = table[lo:hi].gather(1, addr[:, lo:hi].long().T).T
+            self.addr.append(addr.to(torch.uint8) if k <= 8 else addr)
+            self.out.append(out)
+            x = out
+        self.classes = model.num_classes
+        self.group = self.out[-1].shape[1] // self.classes
+        self.labels = labels.to(dev)
+        self.tau = tau
+        self.scores = self.out[-1].view(len(x), self.classes, self.group).sum(-1).to(torch.float64)
+        self.offset = self.group / tau  # the largest logit: exp(logit - offset) stays in range
+        self.exp = torch.exp(self.scores / tau - self.offset)
+        self.z = self.exp.sum(1)
+        self.rows = torch.arange(len(x), device=dev)
+        # readers[l][i]: (nodes, positions) of layer l + 1 that read node i of layer l
+        self.readers = []
+        for width, conn in zip([t.shape[0] for t in self.table], self.conn[1:]):
+            flat = conn.flatten()
+            order = torch.argsort(flat, stable=True)
+            counts = torch.bincount(flat, minlength=width)
+            ptr = torch.zeros(len(counts) + 1, dtype=torch.long, device=dev)
+            ptr[1:] = counts.cumsum(0)
+            self.readers.append((order // conn.shape[1], order % conn.shape[1], ptr))
+
+    def loss(self) -> torch.Tensor:
+        """Cross-entropy of scores / tau per sample (n,)."""
+        y = self.scores[self.rows, self.labels]
+        return torch.log(self.z) + self.offset - y / self.tau
+
+    def accuracy(self) -> float:
+        return 100.0 * (self.scores.argmax(1) == self.labels).double().mean().item()
+
+    def toggle(self, layer: int, node: int):
+        """Every sample's state with node ``node`` of ``layer`` outputting the opposite bit.
+
+        Returns (updates, (classes, score delta (n, m))), or (updates, None) when nothing reads the node;
+        updates are (layer, nodes, new addresses, new outputs) of the nodes whose value can change, in order."""
+        nodes = torch.tensor([node], device=self.addr[0].device)
+        new_out = ~self.out[layer][:, nodes]
+        updates = [(layer, nodes, None, new_out)]
+        toggled = torch.ones_like(new_out)
+        for l in range(layer, len(self.conn) - 1):
+            r_nodes, r_pos, ptr = self.readers[l]
+            starts, ends = ptr[nodes], ptr[nodes + 1]
+            pick = torch.cat([torch.arange(int(s), int(e), device=ptr.device) for s, e in zip(starts, ends)])
+            if pick.numel() == 0:
+                return updates, None
+            src = torch.repeat_interleave(torch.arange(len(nodes), device=ptr.device), ends - starts)
+            readers, positions = r_nodes[pick], r_pos[pick]
+            uniq, slot = torch.unique(readers, return_inverse=True)
+            mask = torch.zeros(toggled.shape[0], len(uniq), dtype=torch.int16, device=ptr.device)
+            mask.index_add_(1, slot, toggled[:, src].to(torch.int16) << positions.to(torch.int16))
+            addr = self.addr[l + 1][:, uniq].to(torch.int16) ^ mask
+            out = self.table[l + 1][uniq].gather(1, addr.long().T).T
+            toggled = out != self.out[l + 1][:, uniq]
+            updates.append((l + 1, uniq, addr, out))
+            nodes = uniq
+        last, nodes, _, out = updates[-1]
+        change = out.to(torch.float64) - self.out[last][:, nodes].to(torch.float64)
+        classes, slot = torch.unique(nodes // self.group, return_inverse=True)
+        delta = torch.zeros(len(change), len(classes), dtype=torch.float64, device=change.device)
+        delta.index_add_(1, slot, change)
+        return updates, (classes, delta)
+
+    def loss_change(self, classes: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+        """Per-sample loss change (n,) when the scores of ``classes`` (m,) move by ``delta`` (n, m)."""
+        new_exp = torch.exp((self.scores[:, classes] + delta) / self.tau - self.offset)
+        z = self.z + (new_exp - self.exp[:, classes]).sum(1)
+        own = (delta * (self.labels.unsqueeze(1) == classes)).sum(1)
+        return torch.log(z / self.z) - own / self.tau
+
+    def commit(self, updates, classes: torch.Tensor, delta: torch.Tensor, samples: torch.Tensor) -> None:
+        """Apply a toggle (of :meth:`toggle`) to the samples where ``samples`` (n,) is true."""
+        keep = samples.unsqueeze(1)
+        for l, nodes, addr, out in updates:
+            self.out[l][:, nodes] = torch.where(keep, out, self.out[l][:, nodes])
+            if addr is not None:
+                old = self.addr[l][:, nodes].to(addr.dtype)
+                self.addr[l][:, nodes] = torch.where(keep, addr, old).to(self.addr[l].dtype)
+        self.scores[:, classes] += delta * keep
+        new_exp = torch.exp(self.scores[:, classes] / self.tau - self.offset)
+        self.z += (new_exp - self.exp[:, classes]).sum(1)
+        self.exp[:, classes] = new_exp
+
+
+def _shifted_bits(model, images: torch.Tensor, max_shift: int, batch_size: int) -> torch.Tensor:
+    shifts = [(dy, dx) for dy in range(-max_shift, max_shift + 1) for dx in range(-max_shift, max_shift + 1)]
+    parts = []
+    with model._eval_mode():
+        for dy, dx in shifts:
+            for chunk in images.split(batch_size):
+                bits = model.encode(shift_images(model.to_codes(chunk), dy, dx))
+                if isinstance(model.stages()[0], BitSelect):
+                    bits = model.stages()[0](bits)
+                parts.append(bits.bool())
+    return torch.cat(parts)
+
+
+@torch.no_grad()
+def refine_tables(model, images, labels, *, max_shift: int = 1, sweeps: int = 2, tau: float | None = None,
+                  batch_size: int = 4096, log: Callable[[str], None] | None = None) -> RefineReport:
+    """Refine ``model``'s truth tables in place on training ``images`` (B, *input_shape) and ``labels`` (B,).
+
+    ``max_shift``: the samples are every image at every shift (dy, dx) in ``-max_shift..max_shift``
+    (zero-filled), ``(2 max_shift + 1)**2`` copies; ``sweeps``: passes over all nodes (a sweep with no
+    flip ends early); ``tau``: the cross-entropy's temperature (default the model's GroupSum tau).
+    Runs on the model's device; the model is left in eval mode. Returns a :class:`RefineReport`.
+    """
+    max_shift = check_max_shift(max_shift)
+    if not isinstance(sweeps, int) or isinstance(sweeps, bool) or sweeps < 1:
+        raise ValueError(f"sweeps must be a positive int, got {sweeps!r}")
+    layers = refinable_layers(model)
+    tau = float(model.head.tau if tau is None else tau)
+    if not tau > 0 or not math.isfinite(tau):
+        raise ValueError(f"tau must be a positive number, got {tau!r}")
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    if len(images) != len(labels) or len(images) == 0:
+        raise ValueError(f"refine_tables needs as many labels as images (at least one), got {len(images)} "
+                         f"images and {len(labels)} labels")
+    for layer in layers:
+        layer.node.check_table_writable()
+    model.eval()
+    bits = _shifted_bits(model, images, max_shift, batch_size)
+    copies = (2 * max_shift + 1) ** 2
+    state = _State(model, layers, bits, labels.to(bits.device).repeat(copies), tau)
+    del bits
+    report = RefineReport(samples=len(state.labels), tau=tau, max_shift=max_shift,
+                          before=dict(loss=state.loss().mean().item(), accuracy=state.accuracy()))
+    for sweep in range(sweeps):
+        flips = []
+        for l in reversed(range(len(layers))):
+            count = 0
+            for n in range(state.table[l].shape[0]):
+                updates, change = state.toggle(l, n)
+                if change is None:  # nothing reads this node
+                    continue
+                addr = state.addr[l][:, n].long()
+                gain = torch.zeros(state.table[l].shape[1], dtype=torch.float64, device=addr.device)
+                gain.index_add_(0, addr, state.loss_change(*change))
+                flip = gain < 0
+                if bool(flip.any()):
+                    count += int(flip.sum())
+                    state.table[l][n] ^= flip
+                    state.commit(updates, *change, flip[addr])
+            flips.insert(0, count)
+        entry = dict(flips=flips, loss=state.loss().mean().item(), accuracy=state.accuracy())
+        report.sweeps.append(entry)
+        if log is not None:
+            log(f"sweep {sweep + 1}: flips per layer {flips}, loss {entry['loss']:.4f}, "
+                f"accuracy {entry['accuracy']:.2f}% on {report.samples:,} samples")
+        if not any(flips):
+            break
+    for layer, table in zip(layers, state.table):
+        layer.node.set_truth_table_(table.cpu())
+    return report
