@@ -35,24 +35,35 @@ def refine_one(path: str, args) -> dict:
     dataset = model.checkpoint_metadata.get("dataset") or model.dataset
     train_x, train_y = load_dataset(dataset, "train", data_dir=args.data_dir)
     train_x, train_y = train_x[:args.train_limit], train_y[:args.train_limit]
+    val_x, val_y = train_x[len(train_x) - args.val_images:], train_y[len(train_x) - args.val_images:]
+    train_x, train_y = train_x[:len(train_x) - args.val_images], train_y[:len(train_x) - args.val_images]
     test_x, test_y = load_dataset(dataset, "test", data_dir=args.data_dir)
     run = {"checkpoint": path, "model": model.model_name, "dataset": dataset, "shift": args.shift,
-           "train_images": len(train_x), "test_accuracy": [evaluate(model, test_x, test_y)], "sweeps": []}
+           "rewire": args.rewire, "train_images": len(train_x), "val_images": len(val_x),
+           "test_accuracy": [evaluate(model, test_x, test_y)], "sweeps": []}
+    if len(val_x):
+        run["val_accuracy"] = [evaluate(model, val_x, val_y)]
     stem = os.path.splitext(os.path.basename(path))[0]
     for sweep in range(1, args.sweeps + 1):
         start = time.perf_counter()
-        report = refine_tables(model, train_x, train_y, max_shift=args.shift, sweeps=1)
+        report = refine_tables(model, train_x, train_y, max_shift=args.shift, sweeps=1, rewire=args.rewire)
         entry = dict(report.sweeps[0], seconds=time.perf_counter() - start)
         run["sweeps"].append(entry)
         run["test_accuracy"].append(evaluate(model, test_x, test_y))
-        print(f"{stem} shift {args.shift} sweep {sweep}: flips {entry['flips']}, train loss {entry['loss']:.4f}, "
-              f"test {100 * run['test_accuracy'][-1]:.2f}% ({entry['seconds']:.1f} s)", flush=True)
+        val = ""
+        if len(val_x):
+            run["val_accuracy"].append(evaluate(model, val_x, val_y))
+            val = f"val {100 * run['val_accuracy'][-1]:.2f}% "
+        print(f"{stem} shift {args.shift} sweep {sweep}: flips {entry['flips']} rewired {entry.get('rewired')}, "
+              f"train loss {entry['loss']:.4f}, {val}test {100 * run['test_accuracy'][-1]:.2f}% "
+              f"({entry['seconds']:.1f} s)", flush=True)
         if args.save:
             os.makedirs(args.save, exist_ok=True)
             metadata = dict(model.checkpoint_metadata, refined=dict(report.as_dict(), sweeps_total=sweep,
                                                                     train_images=len(train_x)),
                             test_accuracy_percent=round(100 * run["test_accuracy"][-1], 4))
-            save_checkpoint(model, os.path.join(args.save, f"{stem}-shift{args.shift}-sweep{sweep}.pt"),
+            tag = "-rewire" * args.rewire
+            save_checkpoint(model, os.path.join(args.save, f"{stem}-shift{args.shift}{tag}-sweep{sweep}.pt"),
                             metadata, compact=True)
     return run
 
@@ -65,6 +76,9 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--train-limit", type=int, default=None, help="first N training images (smoke runs)")
+    p.add_argument("--val-images", type=int, default=0,
+                   help="hold out the last N training images (a checkpoint trained without them): val accuracy")
+    p.add_argument("--rewire", action="store_true", help="refinement also re-chooses node inputs")
     p.add_argument("--save", metavar="DIR", default=None)
     p.add_argument("--out", default=None, help="result JSON")
     args = p.parse_args(argv)
@@ -77,11 +91,13 @@ def main(argv=None) -> int:
             write_json_atomic(args.out, {"machine": machine, "runs": runs})
     print(f"\nmachine: {machine}")
     header = " | ".join(f"sweep {i}" for i in range(1, args.sweeps + 1))
-    print(f"| checkpoint | shift | trained | {header} |")
-    print("|---|---:|---:|" + "---:|" * args.sweeps)
+    print(f"| checkpoint | shift | rewire | trained | {header} |  (test accuracy %; val in parentheses)")
+    print("|---|---:|---|---:|" + "---:|" * args.sweeps)
     for r in runs:
-        accs = " | ".join(f"{100 * a:.2f}" for a in r["test_accuracy"])
-        print(f"| {os.path.basename(r['checkpoint'])} | {r['shift']} | {accs} |")
+        vals = r.get("val_accuracy", [None] * len(r["test_accuracy"]))
+        accs = " | ".join(f"{100 * a:.2f}" + (f" ({100 * v:.2f})" if v is not None else "")
+                          for a, v in zip(r["test_accuracy"], vals))
+        print(f"| {os.path.basename(r['checkpoint'])} | {r['shift']} | {r['rewire']} | {accs} |")
     return 0
 
 

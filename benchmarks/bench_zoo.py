@@ -94,7 +94,8 @@ def run_one(name: str, dataset: str, epochs: int, seed: int, args, device) -> di
                             f"images", f"batch {args.batch_size}", f"shift {args.augment_shift}"]
                            + ["flips"] * args.augment_flip + [f"Adam lr {result['lr']}", "cosine", f"keep {args.keep}"]
                            + ["graphed step"] * args.cuda_graph + [f"{k}={v}" for k, v in model.overrides.items()]
-                           + [f"refined {args.refine_sweeps} sweeps at shift {result.get('refine_shift')}"]
+                           + [f"refined {args.refine_sweeps} sweeps at shift {result.get('refine_shift')}"
+                              + " with rewiring" * args.refine_rewire]
                            * bool(args.refine_sweeps))
         model.save_checkpoint(path, metadata={"dataset": dataset, "recipe": recipe,
                                               "test_accuracy_percent": round(100 * result["test_accuracy"], 4)},
@@ -114,7 +115,7 @@ def refine_runs(model, fit_x, fit_y, val_x, val_y, test_x, test_y, result: dict,
     result["refine_shift"], result["refine"] = shift, []
     for sweep in range(1, args.refine_sweeps + 1):
         start = time.perf_counter()
-        report = refine_tables(model, fit_x, fit_y, max_shift=shift, sweeps=1)
+        report = refine_tables(model, fit_x, fit_y, max_shift=shift, sweeps=1, rewire=args.refine_rewire)
         record = {"sweep": sweep, "flips": report.sweeps[0]["flips"], "train_loss": report.sweeps[0]["loss"],
                   "seconds": time.perf_counter() - start,
                   "val_accuracy": evaluate(model, val_x, val_y), "test_accuracy": evaluate(model, test_x, test_y)}
@@ -212,6 +213,7 @@ def main(argv=None) -> int:
     p.add_argument("--refine-sweeps", type=int, default=0,
                    help="after training, refine the tables on the training images (difflut.refine), N sweeps")
     p.add_argument("--refine-shift", type=int, default=None, help="refinement's shifts (default --augment-shift)")
+    p.add_argument("--refine-rewire", action="store_true", help="refinement also re-chooses node inputs")
     p.add_argument("--dataset", default=None, help="train every model on this dataset (default: each model's own)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed (model and batch order)")
     p.add_argument("--deadline", type=float, default=None, help="skip runs that would start after this many s")

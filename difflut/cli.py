@@ -8,7 +8,7 @@
     difflut export m.pt --target TARGET -o DIR [--check] [target options]
     difflut sim DIR [--simulator icarus|verilator]
     difflut compact IN.pt OUT.pt [--model NAME] [--pretrained --recipe TEXT (--synth-report report.json | --estimate)]
-    difflut refine IN.pt OUT.pt [--shift S] [--sweeps N] [--train-limit N] [--device cuda]
+    difflut refine IN.pt OUT.pt [--shift S] [--sweeps N] [--rewire] [--train-limit N] [--device cuda]
 
 ``export`` takes its targets and each target's options from the backend registry
 (:mod:`difflut.hw.backends`); an option the chosen target does not take is an error. A user error is
@@ -289,7 +289,8 @@ def cmd_refine(args) -> int:
     test_images, test_labels = _load_split(dataset, "test", None, args.data_dir, "--limit")
     before = evaluate(model, test_images, test_labels)
     try:
-        report = refine_tables(model, images, labels, max_shift=args.shift, sweeps=args.sweeps, log=print)
+        report = refine_tables(model, images, labels, max_shift=args.shift, sweeps=args.sweeps, rewire=args.rewire,
+                               log=print)
     except ValueError as e:
         raise UsageError(str(e)) from None
     after = evaluate(model, test_images, test_labels)
@@ -437,6 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--shift", type=NON_NEGATIVE, default=1,
                    help="use every training image at every shift up to S pixels (default 1: 9 copies)")
     s.add_argument("--sweeps", type=POSITIVE, default=1, help="passes over all nodes (default 1)")
+    s.add_argument("--rewire", action="store_true",
+                   help="also re-choose each node's inputs (random and learnable layers; one matrix product per "
+                        "input slot: use --device cuda at full data size)")
     s.add_argument("--train-limit", type=POSITIVE, default=None, help="use the first N training images")
     s.add_argument("--dataset", default=None, help="default: the dataset the checkpoint was trained on")
     s.add_argument("--device", default=None)

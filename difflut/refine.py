@@ -73,6 +73,8 @@ class _State:
         self.table = [layer.node.truth_table().to(dev) for layer in layers]
         self.k = [c.shape[1] for c in self.conn]
         self.addr, self.out = [], []
+        self.inputs = bits  # layer 0's input bits (n, I)
+        self._float_inputs = None  # (layer, its inputs as float32) during a rewiring pass
         x = bits
         for conn, table, k in zip(self.conn, self.table, self.k):
             weights = (1 << torch.arange(k, device=dev))
@@ -96,14 +98,16 @@ class _State:
         self.z = self.exp.sum(1)
         self.rows = torch.arange(len(x), device=dev)
         # readers[l][i]: (nodes, positions) of layer l + 1 that read node i of layer l
-        self.readers = []
-        for width, conn in zip([t.shape[0] for t in self.table], self.conn[1:]):
-            flat = conn.flatten()
-            order = torch.argsort(flat, stable=True)
-            counts = torch.bincount(flat, minlength=width)
-            ptr = torch.zeros(len(counts) + 1, dtype=torch.long, device=dev)
-            ptr[1:] = counts.cumsum(0)
-            self.readers.append((order // conn.shape[1], order % conn.shape[1], ptr))
+        self.readers = [self._readers(l) for l in range(len(self.conn) - 1)]
+
+    def _readers(self, l: int):
+        conn = self.conn[l + 1]
+        flat = conn.flatten()
+        order = torch.argsort(flat, stable=True)
+        counts = torch.bincount(flat, minlength=self.table[l].shape[0])
+        ptr = torch.zeros(len(counts) + 1, dtype=torch.long, device=flat.device)
+        ptr[1:] = counts.cumsum(0)
+        return order // conn.shape[1], order % conn.shape[1], ptr
 
     def loss(self) -> torch.Tensor:
         """Cross-entropy of scores / tau per sample (n,)."""
@@ -166,6 +170,75 @@ class _State:
         self.exp[:, classes] = new_exp
 
 
+    def flip_entries(self, layer: int, node: int) -> int:
+        """Flip every entry of the node's table whose flip lowers the loss; returns the number flipped."""
+        updates, change = self.toggle(layer, node)
+        if change is None:  # nothing reads this node
+            return 0
+        addr = self.addr[layer][:, node].long()
+        gain = torch.zeros(self.table[layer].shape[1], dtype=torch.float64, device=addr.device)
+        gain.index_add_(0, addr, self.loss_change(*change))
+        flip = gain < 0
+        if not bool(flip.any()):
+            return 0
+        self.table[layer][node] ^= flip
+        self.commit(updates, *change, flip[addr])
+        return int(flip.sum())
+
+    def rewire(self, layer: int, node: int, position: int, chunk: int = 512) -> bool:
+        """Give input ``position`` of the node the input (of all the layer's inputs, none the node already
+        reads elsewhere) and table that lower the loss most; returns whether the wiring changed.
+
+        With d = loss(output 1) - loss(output 0) per sample and the node's other inputs fixed, the best
+        table for input i costs ``sum_a min(sum of d at address a, 0)``: for every i at once, the sums at the
+        addresses with input i = 1 are one product ``inputs.T @ M`` (M: d placed at each sample's address
+        without ``position``). The winner is checked exactly in float64 before it is applied."""
+        updates, change = self.toggle(layer, node)
+        if change is None:
+            return False
+        dl = self.loss_change(*change)
+        out = self.out[layer][:, node]
+        d = torch.where(out, -dl, dl)
+        k = self.k[layer]
+        addr = self.addr[layer][:, node].long()
+        low = addr & ((1 << position) - 1)
+        rest = addr >> (position + 1)
+        reduced = low | (rest << position)  # the address without input ``position``, 0..2**(k-1)-1
+        half = 1 << (k - 1)
+        m = torch.zeros(len(d), half, dtype=torch.float32, device=d.device)
+        m[self.rows, reduced] = d.to(torch.float32)
+        inputs = self.inputs if layer == 0 else self.out[layer - 1]
+        if self._float_inputs is None or self._float_inputs[0] != layer:  # valid for the layer's whole pass:
+            self._float_inputs = (layer, inputs.to(torch.float32))     # a pass changes layers >= its own only
+        floats = self._float_inputs[1]
+        total = m.sum(0)
+        cost = torch.empty(inputs.shape[1], dtype=torch.float32, device=d.device)
+        for lo in range(0, inputs.shape[1], chunk):
+            ones = floats[:, lo:lo + chunk].T @ m  # (chunk, half)
+            cost[lo:lo + chunk] = ones.clamp(max=0).sum(1) + (total - ones).clamp(max=0).sum(1)
+        others = torch.cat([self.conn[layer][node, :position], self.conn[layer][node, position + 1:]])
+        cost[others] = float("inf")
+        best = int(cost.argmin())
+        if best == int(self.conn[layer][node, position]):
+            return False
+        new_addr = low | (inputs[:, best].long() << position) | (rest << (position + 1))
+        sums = torch.zeros(1 << k, dtype=torch.float64, device=d.device).index_add_(0, new_addr, d)
+        reached = torch.zeros(1 << k, dtype=torch.bool, device=d.device)
+        reached[new_addr] = True
+        table = torch.where(reached, sums < 0, self.table[layer][node])
+        now = d[out].sum()
+        if not bool(sums.clamp(max=0).sum() < now - 1e-9):  # not an exact improvement
+            return False
+        new_out = table[new_addr]
+        self.commit(updates, *change, new_out != out)
+        self.table[layer][node] = table
+        self.addr[layer][:, node] = new_addr.to(self.addr[layer].dtype)
+        self.conn[layer][node, position] = best
+        if layer > 0:
+            self.readers[layer - 1] = self._readers(layer - 1)
+        return True
+
+
 def _shifted_bits(model, images: torch.Tensor, max_shift: int, batch_size: int) -> torch.Tensor:
     shifts = [(dy, dx) for dy in range(-max_shift, max_shift + 1) for dx in range(-max_shift, max_shift + 1)]
     parts = []
@@ -180,14 +253,17 @@ def _shifted_bits(model, images: torch.Tensor, max_shift: int, batch_size: int) 
 
 
 @torch.no_grad()
-def refine_tables(model, images, labels, *, max_shift: int = 1, sweeps: int = 2, tau: float | None = None,
-                  batch_size: int = 4096, log: Callable[[str], None] | None = None) -> RefineReport:
+def refine_tables(model, images, labels, *, max_shift: int = 1, sweeps: int = 1, tau: float | None = None,
+                  rewire: bool = False, batch_size: int = 4096,
+                  log: Callable[[str], None] | None = None) -> RefineReport:
     """Refine ``model``'s truth tables in place on training ``images`` (B, *input_shape) and ``labels`` (B,).
 
     ``max_shift``: the samples are every image at every shift (dy, dx) in ``-max_shift..max_shift``
     (zero-filled), ``(2 max_shift + 1)**2`` copies; ``sweeps``: passes over all nodes (a sweep with no
-    flip ends early); ``tau``: the cross-entropy's temperature (default the model's GroupSum tau).
-    Runs on the model's device; the model is left in eval mode. Returns a :class:`RefineReport`.
+    flip ends early); ``tau``: the cross-entropy's temperature (default the model's GroupSum tau);
+    ``rewire``: after a node's table, re-choose each of its inputs too (random and learnable layers; see
+    :meth:`_State.rewire`: one matrix product over all the layer's inputs per input slot, for the GPU at
+    full data size). Runs on the model's device; the model is left in eval mode. Returns a :class:`RefineReport`.
     """
     max_shift = check_max_shift(max_shift)
     if not isinstance(sweeps, int) or isinstance(sweeps, bool) or sweeps < 1:
@@ -209,30 +285,32 @@ def refine_tables(model, images, labels, *, max_shift: int = 1, sweeps: int = 2,
     del bits
     report = RefineReport(samples=len(state.labels), tau=tau, max_shift=max_shift,
                           before=dict(loss=state.loss().mean().item(), accuracy=state.accuracy()))
+    rewirable = {l for l, layer in enumerate(layers) if type(layer) in (RandomLayer, LearnableLayer)}
     for sweep in range(sweeps):
-        flips = []
+        flips, rewired = [], []
         for l in reversed(range(len(layers))):
-            count = 0
+            count = moved = 0
             for n in range(state.table[l].shape[0]):
-                updates, change = state.toggle(l, n)
-                if change is None:  # nothing reads this node
-                    continue
-                addr = state.addr[l][:, n].long()
-                gain = torch.zeros(state.table[l].shape[1], dtype=torch.float64, device=addr.device)
-                gain.index_add_(0, addr, state.loss_change(*change))
-                flip = gain < 0
-                if bool(flip.any()):
-                    count += int(flip.sum())
-                    state.table[l][n] ^= flip
-                    state.commit(updates, *change, flip[addr])
+                count += state.flip_entries(l, n)
+                if rewire and l in rewirable:
+                    moved += sum(state.rewire(l, n, p) for p in range(state.k[l]))
             flips.insert(0, count)
+            rewired.insert(0, moved)
+            state._float_inputs = None
         entry = dict(flips=flips, loss=state.loss().mean().item(), accuracy=state.accuracy())
+        if rewire:
+            entry["rewired"] = rewired
         report.sweeps.append(entry)
         if log is not None:
-            log(f"sweep {sweep + 1}: flips per layer {flips}, loss {entry['loss']:.4f}, "
+            moves = f", inputs rewired per layer {rewired}" if rewire else ""
+            log(f"sweep {sweep + 1}: flips per layer {flips}{moves}, loss {entry['loss']:.4f}, "
                 f"accuracy {entry['accuracy']:.2f}% on {report.samples:,} samples")
-        if not any(flips):
+        if not any(flips) and not any(rewired):
             break
-    for layer, table in zip(layers, state.table):
+    for l, (layer, table) in enumerate(zip(layers, state.table)):
         layer.node.set_truth_table_(table.cpu())
+        if l in rewirable and rewire:
+            layer.set_connections_(state.conn[l].to(layer.connections().device))
+            if not torch.equal(layer.connections().cpu(), state.conn[l].cpu()):
+                raise RuntimeError(f"refine_tables: {type(layer).__name__} did not take the new connections")
     return report

@@ -73,12 +73,14 @@ def test_predicted_loss_change_of_a_flip_is_the_models(mnist, widths):
     assert checked >= len(layers) * 2 and moved > 0
 
 
-def test_refinement_lowers_the_loss_and_the_model_computes_what_it_optimised(mnist):
+@pytest.mark.parametrize("rewire", [False, True])
+def test_refinement_lowers_the_loss_and_the_model_computes_what_it_optimised(mnist, rewire):
     images, labels = mnist
     model = small_model(images, (40, 30, 20), seed=1)
     tau = model.head.tau
+    wiring = [layer.connections().clone() for layer in model.layers]
     before = cross_entropy(model, images, labels, tau).mean()
-    report = refine_tables(model, images, labels, max_shift=0, sweeps=3)
+    report = refine_tables(model, images, labels, max_shift=0, sweeps=3, rewire=rewire)
     losses = [report.before["loss"]] + [s["loss"] for s in report.sweeps]
     assert losses == sorted(losses, reverse=True) and losses[-1] < losses[0] - 0.1
     assert report.before["loss"] == pytest.approx(before)
@@ -87,12 +89,18 @@ def test_refinement_lowers_the_loss_and_the_model_computes_what_it_optimised(mni
     accuracy = 100.0 * (model.predict(images) == labels).double().mean().item()
     assert accuracy == pytest.approx(report.sweeps[-1]["accuracy"])
     assert sum(report.sweeps[0]["flips"]) > 0 and report.samples == len(images)
+    moved = [not torch.equal(layer.connections(), w) for layer, w in zip(model.layers, wiring)]
+    assert moved == [rewire] * 3 and ("rewired" in report.sweeps[0]) == rewire
+    if rewire:  # the random layers still read distinct inputs
+        for layer in model.layers[1:]:
+            assert all(row.unique().numel() == layer.k for row in layer.connections())
 
 
-def test_refined_model_lowers_bit_exactly(mnist, tmp_path):
+@pytest.mark.parametrize("rewire", [False, True])
+def test_refined_model_lowers_bit_exactly(mnist, tmp_path, rewire):
     images, labels = mnist
     model = small_model(images)
-    refine_tables(model, images[:300], labels[:300], max_shift=1, sweeps=1)
+    refine_tables(model, images[:300], labels[:300], max_shift=1, sweeps=1, rewire=rewire)
     ir = lower(model)
     scores, classes = reference_eval(ir, images[300:].numpy())
     assert np.array_equal(scores, model.class_scores(images[300:]).numpy())
@@ -173,3 +181,24 @@ def test_cli_refine_round_trip_and_errors(mnist, tmp_path):
     notes.write_text("mine")
     r = run_cli("refine", src, notes)
     assert r.returncode == 2 and "Traceback" not in r.stderr and notes.read_text() == "mine"
+
+
+def test_set_connections_checks_and_writes():
+    from difflut.layers import GroupedLayer, LearnableLayer, RandomLayer
+
+    layer = RandomLayer(20, 5, k=3, seed=0)
+    new = torch.tensor([[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11], [19, 18, 17]])
+    layer.set_connections_(new)
+    assert torch.equal(layer.connections(), new)
+    with pytest.raises(ValueError, match="reads an input twice"):
+        layer.set_connections_(torch.tensor([[0, 0, 1]] * 5))
+    with pytest.raises(ValueError, match=r"lie in 0..19"):
+        layer.set_connections_(new + 1)
+    with pytest.raises(ValueError, match="integer tensor of shape"):
+        layer.set_connections_(new[:2])
+    learnable = LearnableLayer(20, 5, k=3, seed=0)
+    learnable.set_connections_(new)
+    assert torch.equal(learnable.connections(), new)
+    grouped = GroupedLayer(20, 10, 2, k=3, seed=0)
+    with pytest.raises(ValueError, match="outside its group"):
+        grouped.set_connections_(torch.tensor([[0, 1, 12]] + [[0, 1, 2]] * 4 + [[10, 11, 12]] * 5))

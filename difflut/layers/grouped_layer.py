@@ -43,5 +43,14 @@ class GroupedLayer(RandomLayer):
         self.register_buffer("wiring", torch.cat(blocks))
         self.node = self.make_node(output_size)
 
+    def set_connections_(self, connections: torch.Tensor) -> None:
+        """As :meth:`RandomLayer.set_connections_`, and each node must read only its own group's inputs."""
+        per_in, per_out = self.input_size // self.groups, self.output_size // self.groups
+        if isinstance(connections, torch.Tensor) and tuple(connections.shape) == tuple(self.wiring.shape):
+            group = torch.arange(self.output_size, device=connections.device).unsqueeze(1) // per_out
+            if bool((connections // per_in != group).any()):
+                raise ValueError("connections: a GroupedLayer node reads an input outside its group")
+        super().set_connections_(connections)
+
     def extra_repr(self) -> str:
         return f"groups={self.groups}, " + super().extra_repr()

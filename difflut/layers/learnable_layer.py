@@ -10,6 +10,7 @@ from ..errors import InputError
 from ..nodes.efd import efd_input_factors, efd_kernel_backward
 from ..registry import register_layer
 from .base import BaseLUTLayer, check_positive_int
+from .random_layer import check_connections
 
 SELECTIONS = ("hard", "soft")
 
@@ -254,6 +255,15 @@ class LearnableLayer(BaseLUTLayer):
     def connections(self) -> torch.Tensor:
         """(output_size, k) int64: the eval-mode selection ``logits.argmax(-1)`` (ties -> lowest index)."""
         return self.logits.detach().argmax(-1)
+
+    def set_connections_(self, connections: torch.Tensor) -> None:
+        """Make :meth:`connections` equal ``connections`` ((output_size, k) ints in ``0..input_size-1``): each
+        slot's chosen logit becomes its row's maximum + 1 (the other logits kept)."""
+        check_connections(connections, (self.output_size, self.k), self.input_size, distinct=False)
+        with torch.no_grad():
+            chosen = connections.to(self.logits.device).unsqueeze(-1)
+            top = self.logits.max(-1, keepdim=True).values + 1.0
+            self.logits.scatter_(-1, chosen, top)
 
     def lut_forward(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.shape[0]

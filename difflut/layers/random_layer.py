@@ -38,6 +38,20 @@ def random_wiring(input_size: int, output_size: int, k: int, generator: torch.Ge
     return torch.cat(perms)[:slots].view(output_size, k)
 
 
+def check_connections(connections, shape, input_size: int, distinct: bool) -> None:
+    """ValueError unless ``connections`` is an integer tensor of ``shape`` with entries in 0..input_size-1
+    (and, with ``distinct``, no row reading an input twice)."""
+    if (not isinstance(connections, torch.Tensor) or connections.dtype.is_floating_point
+            or connections.dtype == torch.bool or tuple(connections.shape) != tuple(shape)):
+        raise ValueError(f"connections must be an integer tensor of shape {tuple(shape)}, got "
+                         f"{getattr(connections, 'dtype', type(connections).__name__)} "
+                         f"{tuple(getattr(connections, 'shape', ()))}")
+    if connections.numel() and (int(connections.min()) < 0 or int(connections.max()) >= input_size):
+        raise ValueError(f"connections must lie in 0..{input_size - 1}")
+    if distinct and bool((connections.sort(1).values.diff(dim=1) == 0).any()):
+        raise ValueError("connections: a node reads an input twice")
+
+
 @register_layer("random")
 class RandomLayer(BaseLUTLayer):
     """``output_size`` k-input nodes reading fixed random inputs.
@@ -62,6 +76,12 @@ class RandomLayer(BaseLUTLayer):
     def connections(self) -> torch.Tensor:
         """(output_size, k) int64: node n's input j reads input ``connections()[n, j]``."""
         return self.wiring.clone()
+
+    def set_connections_(self, connections: torch.Tensor) -> None:
+        """Set the wiring to ``connections`` ((output_size, k) ints in ``0..input_size-1``, distinct per node)."""
+        check_connections(connections, self.wiring.shape, self.input_size, distinct=True)
+        with torch.no_grad():
+            self.wiring.copy_(connections)
 
     def lut_forward(self, x: torch.Tensor) -> torch.Tensor:
         # in training, nodes with a wired kernel (DWN) read x through the wiring without gathering it
