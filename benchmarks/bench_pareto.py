@@ -106,6 +106,16 @@ def result_entry(row: dict) -> dict:
             "epochs": row["epochs"], "ir_equal": row["ir_equal"], "train_s": round(row["train_s"], 1)}
 
 
+def refined_text(meta: dict) -> str:
+    """``; refined ...`` for a checkpoint refined by difflut.refine (its metadata's ``refined``), else ''."""
+    info = meta.get("refined")
+    if not info:
+        return ""
+    sweeps = info.get("sweeps_total", len(info["sweeps"]))
+    rewire = info.get("rewire", any("rewired" in s for s in info["sweeps"]))
+    return f"; refined (difflut.refine) {sweeps} sweeps{' with rewiring' * rewire} at shift {info['max_shift']}"
+
+
 def record(ckpt: str, report_path: str) -> dict:
     """A ``difflut-pareto-results`` run of a trained checkpoint and its synthesis report."""
     from difflut.checkpoint import load
@@ -121,7 +131,7 @@ def record(ckpt: str, report_path: str) -> dict:
         raise SystemExit(f"{report_path}: synthesis of {report['design']['top']!r}, not of {model.model_name!r}")
     return {"model": model.model_name, "dataset": dataset, "seed": model.seed,
             "test_accuracy": round(100 * correct / len(labels), 4), "test_images": len(labels),
-            "luts": shipped.luts_from_synth(report), "recipe": meta.get("recipe", "not recorded"),
+            "luts": shipped.luts_from_synth(report), "recipe": meta.get("recipe", "not recorded") + refined_text(meta),
             "overrides": model.overrides,
             "checkpoint": Path(ckpt).as_posix()}  # as given: runs of one campaign share file names
 

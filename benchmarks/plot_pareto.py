@@ -171,7 +171,7 @@ def plot(rows, dataset: str, path) -> None:
     ax.set_xscale("log")
     xs = [run["luts"]["total"] for r in ours for run in r["runs"]] + [p[2] for p in published]
     if xs:  # room on the left for the labels of the smallest models
-        ax.set_xlim(max(1, min(xs)) / 2.2, max(xs) * 1.8)
+        ax.set_xlim(max(1, min(xs)) / 3.2, max(xs) * 1.8)
     ax.set_xlabel("LUTs (layers + popcount + argmax)")
     ax.set_ylabel(f"{DATASETS[dataset][0]} test accuracy (%)")
     ax.set_title(f"{DATASETS[dataset][0]}: accuracy per LUT")

@@ -40,12 +40,13 @@ class RefineReport:
     samples: int
     tau: float
     max_shift: int
+    rewire: bool
     before: dict
     sweeps: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return dict(samples=self.samples, tau=self.tau, max_shift=self.max_shift, before=self.before,
-                    sweeps=self.sweeps)
+        return dict(samples=self.samples, tau=self.tau, max_shift=self.max_shift, rewire=self.rewire,
+                    before=self.before, sweeps=self.sweeps)
 
 
 def refinable_layers(model) -> list:
@@ -283,7 +284,7 @@ def refine_tables(model, images, labels, *, max_shift: int = 1, sweeps: int = 1,
     copies = (2 * max_shift + 1) ** 2
     state = _State(model, layers, bits, labels.to(bits.device).repeat(copies), tau)
     del bits
-    report = RefineReport(samples=len(state.labels), tau=tau, max_shift=max_shift,
+    report = RefineReport(samples=len(state.labels), tau=tau, max_shift=max_shift, rewire=rewire,
                           before=dict(loss=state.loss().mean().item(), accuracy=state.accuracy()))
     rewirable = {l for l, layer in enumerate(layers) if type(layer) in (RandomLayer, LearnableLayer)}
     for sweep in range(sweeps):

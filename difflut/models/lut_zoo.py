@@ -15,7 +15,8 @@ that they fit. GroupSum ``tau``: the value measured best (1 for 15 and 23 bits p
 ``tau=None`` falls back to ``sqrt(final bits per class)``. Nodes: DWN's own (``dwn``), 0.3-0.45 points above
 ``dwn_stable`` on every MNIST model at the same LUTs (H200, 3 seeds each, docs/training_features.md, rounds 22-25),
 trained with the node's default EFD weighting, that of DWN's released kernel (``efd="released"``; 0.4-1.4 points
-above the paper's weighting, rounds 26-28).
+above the paper's weighting, rounds 26-28). ``mnist_lut_tiny`` and ``mnist_lut_small`` are then refined with
+rewiring (:mod:`difflut.refine`, 2 sweeps: +1.5 and +0.8 points, rounds 34-36).
 """
 
 from __future__ import annotations
@@ -120,8 +121,8 @@ class LUTBudgetNet(BaseModel):
 class MNISTLUTTiny(LUTBudgetNet):
     """<= 700 LUTs: 1,200 encoder bits, learnable 380, random 150 (15 bits per class), tau 1, Adam lr 0.03.
 
-    96.43 +- 0.09% (3 seeds, 30 epochs, H200; the paper's EFD weighting 95.07%, 95.49% at 60 epochs), 692 LUTs
-    from ``difflut synth --target xilinx``."""
+    Trained 30 epochs: 96.43 +- 0.09% (3 seeds, H200), 692 LUTs; then refined (``difflut refine --rewire
+    --sweeps 2``, :mod:`difflut.refine`): 97.89 +- 0.06%, 668-679 LUTs from ``difflut synth --target xilinx``."""
 
     defaults = dict(_LUT_DEFAULTS, encoder_budget=1200, layer_widths=(380, 150), reduction_widths=(), tau=1.0)
     default_lr = 0.03
@@ -131,8 +132,8 @@ class MNISTLUTTiny(LUTBudgetNet):
 class MNISTLUTSmall(LUTBudgetNet):
     """<= 1,400 LUTs: 1,600 encoder bits, learnable 900, random 230 (23 bits per class), tau 1, Adam lr 0.03.
 
-    97.27 +- 0.22% (3 seeds, 30 epochs, H200; the paper's EFD weighting 96.49%), 1,374 LUTs (each seed) from
-    ``difflut synth --target xilinx``."""
+    Trained 30 epochs: 97.27 +- 0.22% (3 seeds, H200), 1,374 LUTs; then refined (``difflut refine --rewire
+    --sweeps 2``, :mod:`difflut.refine`): 98.03 +- 0.18%, 1,223-1,235 LUTs from ``difflut synth --target xilinx``."""
 
     defaults = dict(_LUT_DEFAULTS, encoder_budget=1600, layer_widths=(900, 230), reduction_widths=(), tau=1.0)
     default_lr = 0.03
