@@ -10,12 +10,14 @@ and the loss never rises. A sweep visits the layers from the last to the first, 
 order; the samples are the training images at every integer shift in ``-max_shift..max_shift`` (the
 augmentation the zoo recipes train with), so the refined tables keep the shift invariance training taught.
 
-The wiring, the encoder and the bit selection do not change; the refined model lowers and exports as any
-other (its tables are written back into the node parameters, checked by reading ``truth_table()`` back).
+With ``rewire=True`` each input slot of a node (random and learnable layers) is then re-chosen among all
+the layer's inputs together with the best table for it (:meth:`_State.rewire`). The encoder, the bit selection
+and the layer widths do not change; the refined model lowers and exports as any other (its tables are written
+back into the node parameters, its connections into the layers, both read back and checked).
 
 Cost: each node is one pass over the samples (tensor ops over all samples; the nodes are visited one at a
-time because each visit sees the flips before it). Memory: the address (uint8) and output (bool) of every
-node for every sample.
+time because each visit sees the flips before it), each rewired slot one (samples x inputs x 2**(k-1))
+product. Memory: the address (uint8) and output (bool) of every node for every sample.
 """
 
 from __future__ import annotations
@@ -170,7 +172,6 @@ class _State:
         self.z += (new_exp - self.exp[:, classes]).sum(1)
         self.exp[:, classes] = new_exp
 
-
     def flip_entries(self, layer: int, node: int) -> int:
         """Flip every entry of the node's table whose flip lowers the loss; returns the number flipped."""
         updates, change = self.toggle(layer, node)
@@ -298,6 +299,7 @@ def refine_tables(model, images, labels, *, max_shift: int = 1, sweeps: int = 1,
             flips.insert(0, count)
             rewired.insert(0, moved)
             state._float_inputs = None
+            state.z = state.exp.sum(1)  # the commits updated it incrementally: no drift across passes
         entry = dict(flips=flips, loss=state.loss().mean().item(), accuracy=state.accuracy())
         if rewire:
             entry["rewired"] = rewired

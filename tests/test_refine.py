@@ -166,12 +166,13 @@ def test_cli_refine_round_trip_and_errors(mnist, tmp_path):
     src = tmp_path / "m.pt"
     save_checkpoint(model, src, {"dataset": "mnist"}, compact=True)
     out = tmp_path / "r.pt"
-    r = run_cli("refine", src, out, "--train-limit", 300, "--shift", 0)
+    r = run_cli("refine", src, out, "--train-limit", 300, "--shift", 0, "--rewire")
     assert r.returncode == 0, r.stderr
     assert "sweep 1:" in r.stdout and "wrote" in r.stdout
     refined = load(out)
     info = refined.checkpoint_metadata["refined"]
-    assert info["train_images"] == 300 and info["max_shift"] == 0 and len(info["sweeps"]) == 1
+    assert info["train_images"] == 300 and info["max_shift"] == 0 and len(info["sweeps"]) == 1 and info["rewire"]
+    assert not torch.equal(refined.layers[1].connections(), model.layers[1].connections())
     assert not torch.equal(refined.class_scores(mnist[0][:300]), model.class_scores(mnist[0][:300]))
     before = src.read_bytes()
     r = run_cli("refine", src, src)
