@@ -111,6 +111,7 @@ def refined_text(meta: dict) -> str:
     info = meta.get("refined")
     if not info:
         return ""
+    # the files of rounds 35-36 (bench_refine.py of that day) hold the last sweep, the count and no rewire flag
     sweeps = info.get("sweeps_total", len(info["sweeps"]))
     rewire = info.get("rewire", any("rewired" in s for s in info["sweeps"]))
     return f"; refined (difflut.refine) {sweeps} sweeps{' with rewiring' * rewire} at shift {info['max_shift']}"

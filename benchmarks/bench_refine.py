@@ -3,16 +3,16 @@
     python benchmarks/bench_refine.py CKPT.pt ... --sweeps 3 --shift 1 --device cuda --out refine.json \\
         [--save DIR]   # DIR/NAME-shiftS-sweepK.pt: each refined model (compact) for synthesis and shipping
 
-Refines each checkpoint on all its dataset's training images (every shift up to --shift), one sweep at a
-time, and prints a table: the checkpoint's test accuracy, then after each sweep. The wiring does not
-change, so the LUTs of a refined model are those of the trained one (up to nodes the synthesis
-simplifies).
+Refines each checkpoint on all its dataset's training images (every shift up to --shift; --rewire also
+re-chooses node inputs; --val-images N holds the last N out and reports their accuracy), evaluating after
+each sweep, and prints a table: the checkpoint's test accuracy, then after each sweep. The widths do not
+change, so a refined model has at most the LUTs of the trained one (nodes nothing reads any more are dropped
+at export).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -22,12 +22,12 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_zoo import write_json_atomic  # noqa: E402
+from bench_zoo import write_json_atomic
 
-from difflut import evaluate  # noqa: E402
-from difflut.checkpoint import load, save_checkpoint  # noqa: E402
-from difflut.data import load_dataset  # noqa: E402
-from difflut.refine import refine_tables  # noqa: E402
+from difflut import evaluate
+from difflut.checkpoint import load, save_checkpoint
+from difflut.data import load_dataset
+from difflut.refine import refine_tables
 
 
 def refine_one(path: str, args) -> dict:
@@ -44,27 +44,28 @@ def refine_one(path: str, args) -> dict:
     if len(val_x):
         run["val_accuracy"] = [evaluate(model, val_x, val_y)]
     stem = os.path.splitext(os.path.basename(path))[0]
-    for sweep in range(1, args.sweeps + 1):
-        start = time.perf_counter()
-        report = refine_tables(model, train_x, train_y, max_shift=args.shift, sweeps=1, rewire=args.rewire)
-        entry = dict(report.sweeps[0], seconds=time.perf_counter() - start)
+    def after_sweep(entry):
         run["sweeps"].append(entry)
         run["test_accuracy"].append(evaluate(model, test_x, test_y))
         val = ""
         if len(val_x):
             run["val_accuracy"].append(evaluate(model, val_x, val_y))
             val = f"val {100 * run['val_accuracy'][-1]:.2f}% "
-        print(f"{stem} shift {args.shift} sweep {sweep}: flips {entry['flips']} rewired {entry.get('rewired')}, "
-              f"train loss {entry['loss']:.4f}, {val}test {100 * run['test_accuracy'][-1]:.2f}% "
-              f"({entry['seconds']:.1f} s)", flush=True)
+        print(f"{stem} shift {args.shift} sweep {entry['sweep']}: flips {entry['flips']} rewired "
+              f"{entry.get('rewired')}, train loss {entry['loss']:.4f}, {val}test "
+              f"{100 * run['test_accuracy'][-1]:.2f}% ({entry['seconds']:.1f} s)", flush=True)
         if args.save:
             os.makedirs(args.save, exist_ok=True)
-            metadata = dict(model.checkpoint_metadata, refined=dict(report.as_dict(), sweeps_total=sweep,
-                                                                    train_images=len(train_x)),
+            refined = dict(max_shift=args.shift, rewire=args.rewire, sweeps=list(run["sweeps"]),
+                           train_images=len(train_x))
+            metadata = dict(model.checkpoint_metadata, refined=refined,
                             test_accuracy_percent=round(100 * run["test_accuracy"][-1], 4))
             tag = "-rewire" * args.rewire
-            save_checkpoint(model, os.path.join(args.save, f"{stem}-shift{args.shift}{tag}-sweep{sweep}.pt"),
+            save_checkpoint(model, os.path.join(args.save, f"{stem}-shift{args.shift}{tag}-sweep{entry['sweep']}.pt"),
                             metadata, compact=True)
+
+    refine_tables(model, train_x, train_y, max_shift=args.shift, sweeps=args.sweeps, rewire=args.rewire,
+                  on_sweep=after_sweep)
     return run
 
 

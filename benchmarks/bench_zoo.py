@@ -31,8 +31,8 @@ from difflut import evaluate, get_model, list_models, train
 from difflut.training import kept_record
 from difflut.cli import parse_override
 from difflut.data import load_dataset
-from difflut.refine import refine_tables
 from difflut.files import write_atomic
+from difflut.refine import refine_tables
 
 MAIN_MODELS = ("mnist_fc_8k_dwn", "mnist_fc_8k_linear")
 FLIP_RATES = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2)
@@ -107,22 +107,24 @@ def run_one(name: str, dataset: str, epochs: int, seed: int, args, device) -> di
 
 
 def refine_runs(model, fit_x, fit_y, val_x, val_y, test_x, test_y, result: dict, args) -> None:
-    """Refine the trained tables (difflut.refine) on the training images, one sweep at a time; record the
-    trained model's test accuracy and, after each sweep, the validation and test accuracy."""
+    """Refine the trained tables (difflut.refine) on the training images; record the trained model's test
+    accuracy and, after each sweep, the validation and test accuracy."""
     shift = args.augment_shift if args.refine_shift is None else args.refine_shift
     result["test_accuracy_trained"] = result["test_accuracy"]
     result["val_accuracy_trained"] = evaluate(model, val_x, val_y)
     result["refine_shift"], result["refine"] = shift, []
-    for sweep in range(1, args.refine_sweeps + 1):
-        start = time.perf_counter()
-        report = refine_tables(model, fit_x, fit_y, max_shift=shift, sweeps=1, rewire=args.refine_rewire)
-        record = {"sweep": sweep, "flips": report.sweeps[0]["flips"], "train_loss": report.sweeps[0]["loss"],
-                  "seconds": time.perf_counter() - start,
+
+    def after_sweep(entry):
+        record = {"sweep": entry["sweep"], "flips": entry["flips"], "train_loss": entry["loss"],
+                  "seconds": entry["seconds"],
                   "val_accuracy": evaluate(model, val_x, val_y), "test_accuracy": evaluate(model, test_x, test_y)}
         result["refine"].append(record)
-        print(f"{result['model']} s{result['seed']} refine sweep {sweep}: flips {record['flips']}, val "
+        print(f"{result['model']} s{result['seed']} refine sweep {record['sweep']}: flips {record['flips']}, val "
               f"{record['val_accuracy']:.4f} test {record['test_accuracy']:.4f} ({record['seconds']:.1f} s)",
               flush=True)
+
+    refine_tables(model, fit_x, fit_y, max_shift=shift, sweeps=args.refine_sweeps, rewire=args.refine_rewire,
+                  on_sweep=after_sweep)
     result["test_accuracy"] = result["refine"][-1]["test_accuracy"]
 
 

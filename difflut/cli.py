@@ -274,7 +274,7 @@ def cmd_refine(args) -> int:
     import os
 
     from .checkpoint import load, read_checkpoint, save_checkpoint
-    from .refine import refine_tables
+    from .refine import refine_tables, sweep_line
     from .training import evaluate
 
     _import_models(args)
@@ -290,7 +290,7 @@ def cmd_refine(args) -> int:
     before = evaluate(model, test_images, test_labels)
     try:
         report = refine_tables(model, images, labels, max_shift=args.shift, sweeps=args.sweeps, rewire=args.rewire,
-                               log=print)
+                               on_sweep=lambda entry: print(sweep_line(entry), flush=True))
     except ValueError as e:
         raise UsageError(str(e)) from None
     after = evaluate(model, test_images, test_labels)

@@ -23,8 +23,9 @@ product. Memory: the address (uint8) and output (bool) of every node for every s
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
@@ -131,11 +132,12 @@ class _State:
         toggled = torch.ones_like(new_out)
         for l in range(layer, len(self.conn) - 1):
             r_nodes, r_pos, ptr = self.readers[l]
-            starts, ends = ptr[nodes], ptr[nodes + 1]
-            pick = torch.cat([torch.arange(int(s), int(e), device=ptr.device) for s, e in zip(starts, ends)])
-            if pick.numel() == 0:
+            starts, counts = ptr[nodes], ptr[nodes + 1] - ptr[nodes]
+            src = torch.repeat_interleave(torch.arange(len(nodes), device=ptr.device), counts)
+            if src.numel() == 0:
                 return updates, None
-            src = torch.repeat_interleave(torch.arange(len(nodes), device=ptr.device), ends - starts)
+            first = torch.cumsum(counts, 0) - counts  # where each node's readers start in ``pick``
+            pick = starts[src] + torch.arange(len(src), device=ptr.device) - first[src]
             readers, positions = r_nodes[pick], r_pos[pick]
             uniq, slot = torch.unique(readers, return_inverse=True)
             mask = torch.zeros(toggled.shape[0], len(uniq), dtype=torch.int16, device=ptr.device)
@@ -243,21 +245,37 @@ class _State:
 
 def _shifted_bits(model, images: torch.Tensor, max_shift: int, batch_size: int) -> torch.Tensor:
     shifts = [(dy, dx) for dy in range(-max_shift, max_shift + 1) for dx in range(-max_shift, max_shift + 1)]
+    select = model.stages()[0] if isinstance(model.stages()[0], BitSelect) else None
     parts = []
     with model._eval_mode():
         for dy, dx in shifts:
             for chunk in images.split(batch_size):
                 bits = model.encode(shift_images(model.to_codes(chunk), dy, dx))
-                if isinstance(model.stages()[0], BitSelect):
-                    bits = model.stages()[0](bits)
-                parts.append(bits.bool())
+                parts.append((select(bits) if select is not None else bits).bool())
     return torch.cat(parts)
+
+
+def _write_back(layers, state: _State, rewired_layers: set) -> None:
+    """Put the state's tables (and the connections of ``rewired_layers``) into the model, read back."""
+    for l, (layer, table) in enumerate(zip(layers, state.table)):
+        layer.node.set_truth_table_(table.cpu())
+        if l in rewired_layers:
+            layer.set_connections_(state.conn[l].to(layer.connections().device))
+            if not torch.equal(layer.connections().cpu(), state.conn[l].cpu()):
+                raise RuntimeError(f"refine_tables: {type(layer).__name__} did not take the new connections")
+
+
+def sweep_line(entry: dict) -> str:
+    """One line describing a sweep's entry of :class:`RefineReport` (``refine_tables(on_sweep=...)``)."""
+    moves = f", inputs rewired per layer {entry['rewired']}" if "rewired" in entry else ""
+    return (f"sweep {entry['sweep']}: flips per layer {entry['flips']}{moves}, loss {entry['loss']:.4f}, "
+            f"accuracy {entry['accuracy']:.2f}% on the refinement samples ({entry['seconds']:.1f} s)")
 
 
 @torch.no_grad()
 def refine_tables(model, images, labels, *, max_shift: int = 1, sweeps: int = 1, tau: float | None = None,
                   rewire: bool = False, batch_size: int = 4096,
-                  log: Callable[[str], None] | None = None) -> RefineReport:
+                  on_sweep: Callable[[dict], None] | None = None) -> RefineReport:
     """Refine ``model``'s truth tables in place on training ``images`` (B, *input_shape) and ``labels`` (B,).
 
     ``max_shift``: the samples are every image at every shift (dy, dx) in ``-max_shift..max_shift``
@@ -265,7 +283,10 @@ def refine_tables(model, images, labels, *, max_shift: int = 1, sweeps: int = 1,
     flip ends early); ``tau``: the cross-entropy's temperature (default the model's GroupSum tau);
     ``rewire``: after a node's table, re-choose each of its inputs too (random and learnable layers; see
     :meth:`_State.rewire`: one matrix product over all the layer's inputs per input slot, for the GPU at
-    full data size). Runs on the model's device; the model is left in eval mode. Returns a :class:`RefineReport`.
+    full data size). The model holds the refined tables after every sweep, when ``on_sweep(entry)`` is called
+    with that sweep's entry of the report (``sweep``, ``flips`` per layer, ``rewired`` per layer with rewiring,
+    mean ``loss`` and ``accuracy`` on the samples, ``seconds``), e.g. to evaluate it. Runs on the model's
+    device; the model is left in eval mode. Returns a :class:`RefineReport`.
     """
     max_shift = check_max_shift(max_shift)
     if not isinstance(sweeps, int) or isinstance(sweeps, bool) or sweeps < 1:
@@ -287,33 +308,28 @@ def refine_tables(model, images, labels, *, max_shift: int = 1, sweeps: int = 1,
     del bits
     report = RefineReport(samples=len(state.labels), tau=tau, max_shift=max_shift, rewire=rewire,
                           before=dict(loss=state.loss().mean().item(), accuracy=state.accuracy()))
-    rewirable = {l for l, layer in enumerate(layers) if type(layer) in (RandomLayer, LearnableLayer)}
-    for sweep in range(sweeps):
+    rewirable = {l for l, layer in enumerate(layers) if rewire and type(layer) in (RandomLayer, LearnableLayer)}
+    for sweep in range(1, sweeps + 1):
+        start = time.perf_counter()
         flips, rewired = [], []
         for l in reversed(range(len(layers))):
             count = moved = 0
             for n in range(state.table[l].shape[0]):
                 count += state.flip_entries(l, n)
-                if rewire and l in rewirable:
+                if l in rewirable:
                     moved += sum(state.rewire(l, n, p) for p in range(state.k[l]))
             flips.insert(0, count)
             rewired.insert(0, moved)
             state._float_inputs = None
             state.z = state.exp.sum(1)  # the commits updated it incrementally: no drift across passes
-        entry = dict(flips=flips, loss=state.loss().mean().item(), accuracy=state.accuracy())
+        _write_back(layers, state, rewirable)
+        entry = dict(sweep=sweep, flips=flips, loss=state.loss().mean().item(), accuracy=state.accuracy())
         if rewire:
             entry["rewired"] = rewired
+        entry["seconds"] = time.perf_counter() - start
         report.sweeps.append(entry)
-        if log is not None:
-            moves = f", inputs rewired per layer {rewired}" if rewire else ""
-            log(f"sweep {sweep + 1}: flips per layer {flips}{moves}, loss {entry['loss']:.4f}, "
-                f"accuracy {entry['accuracy']:.2f}% on {report.samples:,} samples")
+        if on_sweep is not None:
+            on_sweep(entry)
         if not any(flips) and not any(rewired):
             break
-    for l, (layer, table) in enumerate(zip(layers, state.table)):
-        layer.node.set_truth_table_(table.cpu())
-        if l in rewirable and rewire:
-            layer.set_connections_(state.conn[l].to(layer.connections().device))
-            if not torch.equal(layer.connections().cpu(), state.conn[l].cpu()):
-                raise RuntimeError(f"refine_tables: {type(layer).__name__} did not take the new connections")
     return report

@@ -80,7 +80,10 @@ def test_refinement_lowers_the_loss_and_the_model_computes_what_it_optimised(mni
     tau = model.head.tau
     wiring = [layer.connections().clone() for layer in model.layers]
     before = cross_entropy(model, images, labels, tau).mean()
-    report = refine_tables(model, images, labels, max_shift=0, sweeps=3, rewire=rewire)
+    seen = []  # after each sweep the model holds that sweep's tables: its accuracy is the sweep's
+    report = refine_tables(model, images, labels, max_shift=0, sweeps=3, rewire=rewire, on_sweep=lambda e: seen.append(
+        (e["sweep"], e["accuracy"], 100.0 * (model.predict(images) == labels).double().mean().item())))
+    assert [s[0] for s in seen] == [1, 2, 3] and all(s[1] == pytest.approx(s[2]) for s in seen)
     losses = [report.before["loss"]] + [s["loss"] for s in report.sweeps]
     assert losses == sorted(losses, reverse=True) and losses[-1] < losses[0] - 0.1
     assert report.before["loss"] == pytest.approx(before)
