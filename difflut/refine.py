@@ -174,6 +174,12 @@ class _State:
         self.z += (new_exp - self.exp[:, classes]).sum(1)
         self.exp[:, classes] = new_exp
 
+    def end_layer_pass(self) -> None:
+        """After a pass over one layer: drop that layer's float inputs, recompute the partition sum exactly
+        (the commits update it incrementally)."""
+        self._float_inputs = None
+        self.z = self.exp.sum(1)
+
     def flip_entries(self, layer: int, node: int) -> int:
         """Flip every entry of the node's table whose flip lowers the loss; returns the number flipped."""
         updates, change = self.toggle(layer, node)
@@ -320,8 +326,7 @@ def refine_tables(model, images, labels, *, max_shift: int = 1, sweeps: int = 1,
                     moved += sum(state.rewire(l, n, p) for p in range(state.k[l]))
             flips.insert(0, count)
             rewired.insert(0, moved)
-            state._float_inputs = None
-            state.z = state.exp.sum(1)  # the commits updated it incrementally: no drift across passes
+            state.end_layer_pass()
         _write_back(layers, state, rewirable)
         entry = dict(sweep=sweep, flips=flips, loss=state.loss().mean().item(), accuracy=state.accuracy())
         if rewire:
